@@ -1,0 +1,12 @@
+"""Code that runs inside Transform, Trainer and Evaluator.
+
+Modules, one concern each:
+  features       feature names shared by every stage
+  preprocessing  the Transform `preprocessing_fn` (vocabularies)
+  towers         user and item towers (id embeddings)
+  model          the multi-task TFRS model: retrieval + rating tasks, loss weights
+  index          ScaNN index sizing and construction
+  export         the exported SavedModel and its serving signatures
+  trainer        the Trainer `run_fn`
+  evaluation     TFMA custom metrics and the Evaluator's model loader
+"""

@@ -1,0 +1,195 @@
+"""The exported SavedModel: one module, its lookup tables, index and signatures.
+
+Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
+
+  serving_default, recommend   user_id -> top-k items by ScaNN, items the user
+                               rated in training excluded: item_ids, titles, scores [B, k]
+  recommend_including_seen     the same without the exclusion
+  recommend_exact              brute-force top-k, seen excluded (for checking the index)
+  predict_rating               user_id, item_id -> rating [B]
+  user_embedding               user_id -> embedding [B, d]
+  item_embedding               item_id -> embedding [B, d]
+  is_known_user, is_known_item id -> known [B] bool (in the training vocabulary)
+  evaluate                     serialized tf.Examples (raw, as ExampleGen wrote them)
+                               -> predicted_rating, rank, rank_seen_excluded [B]
+                               (what TFMA evaluates; rank = number of corpus
+                               items scored above the true item)
+
+Ids map to vocabulary indices through tables built from Transform's vocabulary
+files with Transform's out-of-vocabulary convention (index = vocabulary size),
+so serving needs neither the Transform graph nor the raw schema. Loading the
+model needs `import scann` first, and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Sequence
+
+import numpy as np
+import scann  # noqa: F401  (registers the ScaNN TensorFlow ops)
+import tensorflow as tf
+
+from mtrec.trainer_module import features
+from mtrec.trainer_module.index import ScannSettings, build_scann_index
+from mtrec.trainer_module.model import MultiTaskRecommender
+from mtrec.trainer_module.preprocessing import ids_as_strings
+
+_IDS = tf.TensorSpec([None], tf.string)
+
+
+def vocabulary_lookup(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
+    """string id -> index in `vocabulary`; unknown ids -> len(vocabulary) (the OOV bucket)."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(list(vocabulary), tf.string),
+            tf.range(len(vocabulary), dtype=tf.int64)),
+        default_value=len(vocabulary))
+
+
+class RecommenderModule(tf.Module):
+    """Everything serving needs, as one trackable object."""
+
+    def __init__(self, model: MultiTaskRecommender, user_vocabulary: Sequence[str],
+                 item_vocabulary: Sequence[str], seen_items: tf.RaggedTensor,
+                 item_titles: Mapping[str, str], max_k: int,
+                 raw_feature_spec: Mapping[str, tf.io.FixedLenFeature]):
+        super().__init__(name="recommender")
+        num_items = len(item_vocabulary)
+        self.model = model
+        self.max_k = min(max_k, num_items)
+        self.user_lookup = vocabulary_lookup(user_vocabulary)
+        self.item_lookup = vocabulary_lookup(item_vocabulary)
+        self.item_ids = tf.constant(list(item_vocabulary), tf.string)
+        self.item_titles = tf.constant([item_titles.get(i, "") for i in item_vocabulary], tf.string)
+        candidates = model.item_tower(tf.range(num_items, dtype=tf.int64))
+        self.candidates = tf.Variable(candidates, trainable=False, name="candidates")
+        # Seen items per user index; the OOV user's row is empty.
+        self.seen_values = tf.Variable(seen_items.values, trainable=False, name="seen_values")
+        self.seen_row_splits = tf.Variable(seen_items.row_splits, trainable=False,
+                                           name="seen_row_splits")
+        max_seen = int(np.max(np.diff(seen_items.row_splits.numpy()), initial=0))
+        # The index returns enough candidates to still hold max_k after the
+        # user's seen items are removed.
+        self.index_settings = ScannSettings.for_corpus(num_items, self.max_k + max_seen)
+        self.index = build_scann_index(candidates, self.index_settings)
+        self._eval_feature_spec = {
+            name: raw_feature_spec[name]
+            for name in (features.USER_ID, features.ITEM_ID)}
+
+    # -- helpers -------------------------------------------------------------
+
+    def _user_vectors(self, user_id: tf.Tensor):
+        user_index = self.user_lookup.lookup(user_id)
+        return user_index, self.model.user_tower(user_index)
+
+    def _seen_mask(self, user_index: tf.Tensor) -> tf.Tensor:
+        """[B, num_items] bool: True where the user rated the item in training."""
+        seen = tf.RaggedTensor.from_row_splits(self.seen_values, self.seen_row_splits)
+        rows = tf.gather(seen, user_index).to_sparse()
+        positions = tf.stack([rows.indices[:, 0], rows.values], axis=1)
+        shape = tf.stack([tf.shape(user_index, out_type=tf.int64)[0],
+                          tf.shape(self.candidates, out_type=tf.int64)[0]])
+        counts = tf.scatter_nd(positions, tf.ones_like(rows.values, tf.int32), shape)
+        return counts > 0
+
+    def _top_k(self, scores: tf.Tensor, corpus_indices: tf.Tensor) -> Dict[str, tf.Tensor]:
+        top = tf.math.top_k(scores, k=self.max_k)
+        chosen = tf.gather(corpus_indices, top.indices, batch_dims=1)
+        shape = [None, self.max_k]  # static, so clients can read max_k from the signature
+        return {
+            "item_ids": tf.ensure_shape(tf.gather(self.item_ids, chosen), shape),
+            "titles": tf.ensure_shape(tf.gather(self.item_titles, chosen), shape),
+            "scores": tf.ensure_shape(top.values, shape),
+        }
+
+    def _approximate(self, user_id: tf.Tensor, exclude_seen: bool) -> Dict[str, tf.Tensor]:
+        user_index, vectors = self._user_vectors(user_id)
+        scores, corpus_indices = self.index(vectors)
+        corpus_indices = tf.cast(corpus_indices, tf.int64)
+        if exclude_seen:
+            seen = tf.gather(self._seen_mask(user_index), corpus_indices, batch_dims=1)
+            scores = tf.where(seen, tf.float32.min, scores)
+        return self._top_k(scores, corpus_indices)
+
+    # -- signatures ----------------------------------------------------------
+
+    @tf.function(input_signature=[_IDS])
+    def recommend(self, user_id):
+        return self._approximate(user_id, exclude_seen=True)
+
+    @tf.function(input_signature=[_IDS])
+    def recommend_including_seen(self, user_id):
+        return self._approximate(user_id, exclude_seen=False)
+
+    @tf.function(input_signature=[_IDS])
+    def recommend_exact(self, user_id):
+        user_index, vectors = self._user_vectors(user_id)
+        scores = tf.matmul(vectors, self.candidates, transpose_b=True)
+        scores = tf.where(self._seen_mask(user_index), tf.float32.min, scores)
+        corpus = tf.range(tf.shape(self.candidates, out_type=tf.int64)[0])
+        return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
+
+    @tf.function(input_signature=[_IDS, _IDS])
+    def predict_rating(self, user_id, item_id):
+        rating = self.model.predict_rating(self.user_lookup.lookup(user_id),
+                                           self.item_lookup.lookup(item_id))
+        return {"rating": rating}
+
+    @tf.function(input_signature=[_IDS])
+    def user_embedding(self, user_id):
+        return {"embedding": self._user_vectors(user_id)[1]}
+
+    @tf.function(input_signature=[_IDS])
+    def item_embedding(self, item_id):
+        return {"embedding": self.model.item_tower(self.item_lookup.lookup(item_id))}
+
+    @tf.function(input_signature=[_IDS])
+    def is_known_user(self, user_id):
+        return {"known": self.user_lookup.lookup(user_id) < self.user_lookup.size()}
+
+    @tf.function(input_signature=[_IDS])
+    def is_known_item(self, item_id):
+        return {"known": self.item_lookup.lookup(item_id) < self.item_lookup.size()}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def evaluate(self, examples):
+        parsed = tf.io.parse_example(examples, self._eval_feature_spec)
+        user_index = self.user_lookup.lookup(ids_as_strings(parsed[features.USER_ID]))
+        item_index = self.item_lookup.lookup(ids_as_strings(parsed[features.ITEM_ID]))
+        num_items = tf.shape(self.candidates, out_type=tf.int64)[0]
+        user_vectors = self.model.user_tower(user_index)
+        scores = tf.matmul(user_vectors, self.candidates, transpose_b=True)
+        # An item outside the training vocabulary is not in the corpus: it can
+        # never be recommended, so it counts as a miss (rank = corpus size).
+        in_corpus = item_index < num_items
+        true_scores = tf.gather(scores, tf.minimum(item_index, num_items - 1), batch_dims=1)
+        above = scores > true_scores[:, None]
+        rank = tf.reduce_sum(tf.cast(above, tf.int64), axis=1)
+        rank_unseen = tf.reduce_sum(
+            tf.cast(above & ~self._seen_mask(user_index), tf.int64), axis=1)
+        return {
+            "rank": tf.where(in_corpus, rank, num_items),
+            "rank_seen_excluded": tf.where(in_corpus, rank_unseen, num_items),
+            "predicted_rating": self.model.predict_rating(user_index, item_index),
+        }
+
+    def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
+        recommend = self.recommend.get_concrete_function()
+        return {
+            "serving_default": recommend,
+            "recommend": recommend,
+            "recommend_including_seen": self.recommend_including_seen.get_concrete_function(),
+            "recommend_exact": self.recommend_exact.get_concrete_function(),
+            "predict_rating": self.predict_rating.get_concrete_function(),
+            "user_embedding": self.user_embedding.get_concrete_function(),
+            "item_embedding": self.item_embedding.get_concrete_function(),
+            "is_known_user": self.is_known_user.get_concrete_function(),
+            "is_known_item": self.is_known_item.get_concrete_function(),
+            "evaluate": self.evaluate.get_concrete_function(),
+        }
+
+
+def save(module: RecommenderModule, export_dir: str) -> None:
+    """Writes the SavedModel. The ScaNN ops must be allowed by namespace."""
+    tf.saved_model.save(module, export_dir, signatures=module.signatures(),
+                        options=tf.saved_model.SaveOptions(namespace_whitelist=["Scann"]))

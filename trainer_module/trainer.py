@@ -1,0 +1,137 @@
+"""The Trainer stage: `run_fn` trains the multi-task model and exports it.
+
+Settings arrive in the Trainer's `custom_config` (see `TrainingSettings`); the
+pipeline config is the single place they are set.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Dict, List, Mapping, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from mtrec.trainer_module import export, features
+from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """What the Trainer needs from the pipeline config."""
+
+    embedding_dim: int = 32
+    retrieval_weight: float = 1.0
+    rating_weight: float = 1.0
+    epochs: int = 10
+    batch_size: int = 512
+    learning_rate: float = 0.05
+    l2_regularization: float = 0.0
+    temperature: float = 1.0
+    sampling_correction: bool = True
+    rating_hidden_units: Tuple[int, ...] = (64, 32)
+    max_k: int = 100
+    seed: int = 42
+    items_file: str = ""
+    code_version: str = ""  # only part of the cache key (see pipeline/code_version.py)
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> "TrainingSettings":
+        values = dict(custom_config or {})
+        if "rating_hidden_units" in values:
+            values["rating_hidden_units"] = tuple(values["rating_hidden_units"])
+        return cls(**values)
+
+
+def _read_interactions(files: List[str], data_accessor: tfx.components.DataAccessor,
+                       tf_transform_output: tft.TFTransformOutput) -> Dict[str, np.ndarray]:
+    """Reads the transformed training split into memory: one array per feature.
+
+    Three small columns per interaction (tens of bytes), so even 10M ratings fit
+    comfortably; holding them lets every epoch reshuffle without re-parsing.
+    """
+    dataset = data_accessor.tf_dataset_factory(
+        files, tfxio.TensorFlowDatasetOptions(batch_size=65536, num_epochs=1, shuffle=False),
+        tf_transform_output.transformed_metadata.schema)
+    columns: Dict[str, List[np.ndarray]] = {}
+    for batch in dataset:
+        for name, tensor in batch.items():
+            columns.setdefault(name, []).append(np.reshape(tensor.numpy(), [-1]))
+    return {name: np.concatenate(parts) for name, parts in columns.items()}
+
+
+def _seen_items(user_index: np.ndarray, item_index: np.ndarray, num_users: int) -> tf.RaggedTensor:
+    """Ragged [num_users + OOV, None]: the item indices each user rated in training."""
+    order = np.lexsort((item_index, user_index))
+    rows = features.NUM_OOV_BUCKETS + num_users
+    lengths = np.bincount(user_index, minlength=rows)[:rows]
+    return tf.RaggedTensor.from_row_lengths(item_index[order].astype(np.int64),
+                                            lengths.astype(np.int64))
+
+
+def _read_titles(items_file: str) -> Dict[str, str]:
+    """item_id -> title from the items CSV (columns item_id, title), if configured."""
+    if not items_file:
+        return {}
+    with tf.io.gfile.GFile(items_file) as handle:
+        reader = csv.DictReader(handle)
+        missing = {features.ITEM_ID, "title"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{items_file}: missing column(s) {sorted(missing)}; "
+                             f"expected item_id,title")
+        return {row[features.ITEM_ID]: row["title"] for row in reader}
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """TFX Trainer entry point."""
+    settings = TrainingSettings.from_custom_config(fn_args.custom_config)
+    tf.keras.utils.set_random_seed(settings.seed)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    user_vocabulary = [v.decode() for v in tf_transform_output.vocabulary_by_name(features.USER_VOCABULARY)]
+    item_vocabulary = [v.decode() for v in tf_transform_output.vocabulary_by_name(features.ITEM_VOCABULARY)]
+
+    train = _read_interactions(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
+    has_ratings = features.RATING in train and not np.all(np.isnan(train[features.RATING]))
+    loss_weights = LossWeights(settings.retrieval_weight,
+                               settings.rating_weight if has_ratings else 0.0)
+    mean_rating = float(np.nanmean(train[features.RATING])) if has_ratings else 0.0
+    item_probabilities = None
+    if settings.sampling_correction:
+        counts = np.bincount(train[features.ITEM_INDEX], minlength=len(item_vocabulary))
+        item_probabilities = counts[:len(item_vocabulary)] / counts.sum()
+    logging.info("training on %d interactions, %d users, %d items, loss weights %s",
+                 len(train[features.USER_INDEX]), len(user_vocabulary), len(item_vocabulary),
+                 loss_weights)
+
+    model = MultiTaskRecommender(
+        num_users=len(user_vocabulary), num_items=len(item_vocabulary),
+        embedding_dim=settings.embedding_dim, loss_weights=loss_weights,
+        rating_hidden_units=settings.rating_hidden_units, mean_rating=mean_rating,
+        l2_regularization=settings.l2_regularization, temperature=settings.temperature,
+        item_probabilities=item_probabilities)
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(settings.learning_rate))
+
+    dataset = (tf.data.Dataset.from_tensor_slices(train)
+               .shuffle(len(train[features.USER_INDEX]), seed=settings.seed,
+                        reshuffle_each_iteration=True)
+               .batch(settings.batch_size)
+               .prefetch(tf.data.AUTOTUNE))
+    history = model.fit(dataset, epochs=settings.epochs, verbose=2,
+                        callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
+
+    module = export.RecommenderModule(
+        model=model, user_vocabulary=user_vocabulary, item_vocabulary=item_vocabulary,
+        seen_items=_seen_items(train[features.USER_INDEX], train[features.ITEM_INDEX],
+                               len(user_vocabulary)),
+        item_titles=_read_titles(settings.items_file), max_k=settings.max_k,
+        raw_feature_spec=tf_transform_output.raw_feature_spec())
+    export.save(module, fn_args.serving_model_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
+        json.dump({"epochs": settings.epochs, "history": history.history}, f)
