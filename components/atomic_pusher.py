@@ -1,0 +1,77 @@
+"""A Pusher executor whose push is atomic: copy to a staging folder, then rename.
+
+The stock TFX Pusher copies the model file by file straight into
+`<base>/<version>/`, so a server scanning the folder can see a half-written
+version, and a push killed midway leaves one behind. This executor keeps the
+stock component, its inputs, outputs and blessing check, and changes only how
+the files land:
+
+  1. copy the model to `<base>/.staging-<version>-<random>/`;
+  2. rename it to `<base>/<version>/` (atomic on a local or POSIX filesystem);
+  3. record the push on the PushedModel artifact as the stock Pusher does.
+
+Versions are Unix timestamps, strictly increasing even when two pushes fall in
+the same second. Stale staging folders from an interrupted push are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from mtrec.serving.versions import published_versions
+
+STAGING_PREFIX = ".staging-"
+
+
+def next_version(base_directory: str) -> int:
+    """Now, as a Unix timestamp, or one past the newest version if that is later."""
+    return max([int(time.time())] + [v + 1 for v in published_versions(base_directory)])
+
+
+def publish(model_path: str, base_directory: str) -> str:
+    """Copies `model_path` to a new version under `base_directory`; returns its path."""
+    fileio.makedirs(base_directory)
+    for name in fileio.listdir(base_directory):
+        if name.startswith(STAGING_PREFIX):
+            fileio.rmtree(os.path.join(base_directory, name))
+    version = next_version(base_directory)
+    staging = os.path.join(base_directory, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
+    final = os.path.join(base_directory, str(version))
+    io_utils.copy_dir(model_path, staging)
+    fileio.rename(staging, final)
+    return final
+
+
+class AtomicPushExecutor(pusher_executor.Executor):
+    """The stock Pusher, publishing each version with one rename."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        model_path = self.GetModelPath(input_dict)
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        if destination.WhichOneof("destination") != "filesystem":
+            raise ValueError("AtomicPushExecutor pushes to a filesystem destination only, "
+                             f"got {destination.WhichOneof('destination')!r}")
+        serving_path = publish(model_path, destination.filesystem.base_directory)
+        io_utils.copy_dir(model_path, model_push.uri)
+        self._MarkPushed(model_push, pushed_destination=serving_path,
+                         pushed_version=os.path.basename(serving_path))

@@ -1,0 +1,1 @@
+"""The pipeline: config, `create_pipeline`, runners, results and the `mtrec` CLI."""

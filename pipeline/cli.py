@@ -1,0 +1,211 @@
+"""The `mtrec` command line.
+
+  mtrec run                   run the whole pipeline (sample data by default)
+  mtrec recommend --user U    top-k items for a user from the latest pushed model
+  mtrec predict --user U --item I
+                              predicted rating for a (user, item) pair
+  mtrec data prepare DATASET  convert a public dataset into canonical CSVs
+
+Errors in input or configuration print one clear line and exit with status 2;
+`--debug` shows the full traceback and every log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from mtrec.pipeline import env
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _common_serving_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML config file (its [serving] section is used)")
+    parser.add_argument("--serving-dir", help="folder the Pusher publishes to "
+                        "(default: serving.serving_dir of the config)")
+    parser.add_argument("--model-name", help="model name under the serving folder "
+                        "(default: serving.model_name of the config)")
+
+
+def _parse_set(values: Sequence[str]) -> Dict[str, Any]:
+    """--set section.key=value pairs; values are parsed as TOML scalars or lists."""
+    import tomli
+
+    overrides = {}
+    for item in values:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected section.key=value")
+        key, raw = item.split("=", 1)
+        try:
+            overrides[key.strip()] = tomli.loads(f"v = {raw}")["v"]
+        except tomli.TOMLDecodeError:
+            overrides[key.strip()] = raw  # a bare string
+    return overrides
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtrec", description="A multi-task (retrieval + rating) recommender pipeline on TFX.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks and every log line")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run the whole pipeline: ingest, validate, transform, train, evaluate, push",
+        description="Runs the pipeline locally (LocalDagRunner, ML Metadata in SQLite under the "
+                    "pipeline root). Unchanged components are cached. Options override the "
+                    "config file, which overrides the defaults.")
+    run.add_argument("--config", help="TOML config file (see README, 'Configuration')")
+    run.add_argument("--data-dir", help="folder of ratings CSVs (data.ratings_dir)")
+    run.add_argument("--items-file", help="items CSV with item_id,title (data.items_file); "
+                     "'' for none")
+    run.add_argument("--pipeline-root", help="folder for artifacts and ML Metadata")
+    run.add_argument("--serving-dir", help="folder blessed models are pushed to")
+    run.add_argument("--objective", choices=["joint", "retrieval", "rating"],
+                     help="loss-weight preset (model.objective)")
+    run.add_argument("--epochs", type=int, help="training epochs (model.epochs)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any config value, e.g. --set gate.min_top_k_accuracy=0.5 "
+                          "(repeatable)")
+
+    recommend = commands.add_parser(
+        "recommend", help="top-k items for a user from the latest pushed model",
+        description="Loads the newest pushed version and prints the user's top-k items "
+                    "(ScaNN index; items the user rated in training are excluded).")
+    recommend.add_argument("--user", required=True, help="user id")
+    recommend.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    recommend.add_argument("--include-seen", action="store_true",
+                           help="do not exclude items the user rated in training")
+    recommend.add_argument("--exact", action="store_true",
+                           help="brute-force search instead of the ScaNN index")
+    _common_serving_args(recommend)
+
+    predict = commands.add_parser(
+        "predict", help="predicted rating for a user and an item",
+        description="Loads the newest pushed version and prints the predicted rating.")
+    predict.add_argument("--user", required=True, help="user id")
+    predict.add_argument("--item", required=True, help="item id")
+    _common_serving_args(predict)
+
+    data = commands.add_parser("data", help="prepare datasets",
+                               description="Dataset preparation commands.")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    prepare = data_commands.add_parser(
+        "prepare", help="convert a public dataset into canonical CSVs",
+        description="Writes <output>/ratings/ratings.csv (user_id,item_id,rating,timestamp) and "
+                    "<output>/items.csv (item_id,title,genres), ready for "
+                    "`mtrec run --data-dir <output>/ratings --items-file <output>/items.csv`.")
+    prepare.add_argument("dataset", choices=["movielens-100k"], help="dataset layout")
+    prepare.add_argument("--source", required=True, help="folder with the dataset's files "
+                         "(for movielens-100k: u.data and u.item)")
+    prepare.add_argument("--output", required=True, help="folder to write the CSVs to")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mtrec.pipeline.config import load_config
+
+    overrides = _parse_set(args.set)
+    for flag, key in (("data_dir", "data.ratings_dir"), ("items_file", "data.items_file"),
+                      ("pipeline_root", "pipeline_root"), ("serving_dir", "serving.serving_dir"),
+                      ("objective", "model.objective"), ("epochs", "model.epochs")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides[key] = value
+    config = load_config(args.config, overrides)
+
+    from mtrec.pipeline import progress, summary
+    from mtrec.pipeline.input_checks import check_inputs
+    from mtrec.pipeline.local_runner import run_local
+
+    check_inputs(config)
+    print(f"Running pipeline '{config.pipeline_name}' on {config.data.ratings_dir}")
+    print(f"  pipeline root: {config.pipeline_root}   serving dir: {config.serving.serving_dir}")
+    handler = progress.install(debug=args.debug)
+    started = time.monotonic()
+    try:
+        ran = run_local(config)
+    except Exception as error:
+        failed = handler.current or "the pipeline"
+        raise RuntimeError(f"{failed} failed: {error}") from error
+    summary.print_run_summary(ran, wall_seconds=time.monotonic() - started)
+    return 0
+
+
+def _load_model(args: argparse.Namespace):
+    from mtrec.pipeline.config import load_config
+    from mtrec.serving.loader import PushedModel
+
+    config = load_config(args.config)
+    return PushedModel.latest(args.serving_dir or config.serving.serving_dir,
+                              args.model_name or config.serving.model_name)
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    if args.k < 1 or args.k > model.max_k:
+        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    if not model.is_known_user(args.user):
+        print(f"note: user {args.user!r} was not in the training data; these are the "
+              f"out-of-vocabulary user's recommendations", file=sys.stderr)
+    (items,) = model.recommend([args.user], args.k, exclude_seen=not args.include_seen,
+                               exact=args.exact)
+    from mtrec.pipeline.summary import print_recommendations
+    print_recommendations(args.user, items, model)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    for kind, value, known in (("user", args.user, model.is_known_user(args.user)),
+                               ("item", args.item, model.is_known_item(args.item))):
+        if not known:
+            print(f"note: {kind} {value!r} was not in the training data", file=sys.stderr)
+    (rating,) = model.predict_rating([args.user], [args.item])
+    print(f"{rating:.3f}")
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from mtrec.data import movielens
+
+    counts = movielens.prepare_100k(args.source, args.output)
+    print(f"wrote {counts.ratings} ratings ({counts.users} users, {counts.items} items) "
+          f"to {args.output}/ratings/ratings.csv and {args.output}/items.csv")
+    return 0
+
+
+_COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict, "data": _data}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    env.configure()
+    args = build_parser().parse_args(argv)
+    from mtrec.pipeline.config import ConfigError
+    from mtrec.pipeline.input_checks import InputError
+    from mtrec.serving.loader import NoPushedModelError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (UserError, ConfigError, InputError, NoPushedModelError) as error:
+        if args.debug:
+            raise
+        print(f"mtrec {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as error:
+        if args.debug:
+            raise
+        print(f"mtrec {args.command}: error: {error}\n(run again with --debug for the "
+              f"full traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

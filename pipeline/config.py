@@ -1,0 +1,227 @@
+"""The run configuration: one object, loaded from TOML and overridden by flags.
+
+Every setting a run needs lives here, grouped by the part of the pipeline it
+drives. Unknown keys, wrong types and out-of-range values raise `ConfigError`
+with the offending key named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import typing
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import tomli
+
+from mtrec.trainer_module.features import TOP_K_VALUES, top_k_metric_name
+
+SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
+OBJECTIVES = ("joint", "retrieval", "rating")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, mistyped or out of range."""
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the ratings are and how they are split."""
+
+    ratings_dir: str = str(SAMPLE_DIR / "ratings")  # CsvExampleGen reads every matching file here
+    file_pattern: str = "*.csv"
+    items_file: str = str(SAMPLE_DIR / "items.csv")  # item_id,title[,...]; "" for none
+    has_ratings: bool = True  # False for implicit-only data: retrieval only, no RMSE gate
+    train_buckets: int = 4  # hash split: train gets train_buckets / (train + eval) ...
+    eval_buckets: int = 1  # ... of the interactions (4:1 = 80/20)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """The multi-task model and its training."""
+
+    objective: str = "joint"  # joint | retrieval | rating (loss-weight presets)
+    retrieval_weight: Optional[float] = None  # overrides the preset's weight
+    rating_weight: Optional[float] = None  # overrides the preset's weight
+    embedding_dim: int = 32
+    rating_hidden_units: List[int] = dataclasses.field(default_factory=lambda: [64, 32])
+    epochs: int = 10
+    batch_size: int = 512
+    learning_rate: float = 0.1
+    l2_regularization: float = 0.0
+    temperature: float = 1.0
+    sampling_correction: bool = True  # logQ correction of in-batch negatives
+    seed: int = 42
+
+    def loss_weights(self) -> Tuple[float, float]:
+        """(retrieval, rating) weights: the preset, then any explicit override."""
+        preset = {"joint": (1.0, 1.0), "retrieval": (1.0, 0.0), "rating": (0.0, 1.0)}[self.objective]
+        retrieval = preset[0] if self.retrieval_weight is None else self.retrieval_weight
+        rating = preset[1] if self.rating_weight is None else self.rating_weight
+        return retrieval, rating
+
+
+@dataclasses.dataclass
+class GateConfig:
+    """Evaluator thresholds: absolute bounds and allowed change against the baseline."""
+
+    top_k_metric: str = "top_100_accuracy_seen_excluded"
+    min_top_k_accuracy: float = 0.60
+    max_top_k_accuracy_drop: float = 0.02  # vs the last blessed model
+    max_rmse: float = 0.90
+    max_rmse_increase: float = 0.02  # vs the last blessed model
+
+
+@dataclasses.dataclass
+class ServingConfig:
+    """Where blessed models are pushed and how many items the model returns."""
+
+    serving_dir: str = "mtrec_output/serving"
+    model_name: str = "recommender"
+    max_k: int = 100
+
+
+@dataclasses.dataclass
+class Config:
+    """Everything one pipeline run needs."""
+
+    pipeline_name: str = "mtrec"
+    pipeline_root: str = "mtrec_output/pipeline"
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    gate: GateConfig = dataclasses.field(default_factory=GateConfig)
+    serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
+
+    @property
+    def metadata_path(self) -> str:
+        return str(pathlib.Path(self.pipeline_root) / "metadata.sqlite")
+
+    def validate(self) -> "Config":
+        """Checks ranges and cross-field rules; returns self."""
+        _check(self.pipeline_name.replace("-", "").replace("_", "").isalnum(), "pipeline_name",
+               f"must be letters, digits, '-' or '_', got {self.pipeline_name!r}")
+        _check(self.data.train_buckets >= 1 and self.data.eval_buckets >= 1,
+               "data.train_buckets / data.eval_buckets", "must both be >= 1")
+        m = self.model
+        _check(m.objective in OBJECTIVES, "model.objective", f"must be one of {OBJECTIVES}, got {m.objective!r}")
+        for name in ("retrieval_weight", "rating_weight"):
+            value = getattr(m, name)
+            _check(value is None or value >= 0, f"model.{name}", f"must be >= 0, got {value}")
+        retrieval, rating = m.loss_weights()
+        if not self.data.has_ratings:
+            rating = 0.0
+        _check(retrieval + rating > 0, "model", "the loss weights leave nothing to train "
+               f"(retrieval={retrieval}, rating={rating}, data.has_ratings={self.data.has_ratings})")
+        _check(1 <= m.embedding_dim <= 4096, "model.embedding_dim", f"must be in 1..4096, got {m.embedding_dim}")
+        _check(all(u >= 1 for u in m.rating_hidden_units), "model.rating_hidden_units",
+               f"must be positive layer sizes, got {m.rating_hidden_units}")
+        _check(0 <= m.epochs <= 10_000, "model.epochs", f"must be in 0..10000, got {m.epochs}")
+        _check(1 <= m.batch_size <= 1_000_000, "model.batch_size", f"must be in 1..1000000, got {m.batch_size}")
+        _check(0 < m.learning_rate <= 10, "model.learning_rate", f"must be in (0, 10], got {m.learning_rate}")
+        _check(m.l2_regularization >= 0, "model.l2_regularization", f"must be >= 0, got {m.l2_regularization}")
+        _check(m.temperature > 0, "model.temperature", f"must be > 0, got {m.temperature}")
+        g = self.gate
+        valid_metrics = [top_k_metric_name(k, seen) for k in TOP_K_VALUES for seen in (False, True)]
+        _check(g.top_k_metric in valid_metrics, "gate.top_k_metric",
+               f"must be one of {valid_metrics}, got {g.top_k_metric!r}")
+        _check(0 <= g.min_top_k_accuracy <= 1, "gate.min_top_k_accuracy",
+               f"must be in [0, 1], got {g.min_top_k_accuracy}")
+        _check(0 <= g.max_top_k_accuracy_drop <= 1, "gate.max_top_k_accuracy_drop",
+               f"must be in [0, 1], got {g.max_top_k_accuracy_drop}")
+        _check(g.max_rmse > 0, "gate.max_rmse", f"must be > 0, got {g.max_rmse}")
+        _check(g.max_rmse_increase >= 0, "gate.max_rmse_increase", f"must be >= 0, got {g.max_rmse_increase}")
+        _check(1 <= self.serving.max_k <= 10_000, "serving.max_k", f"must be in 1..10000, got {self.serving.max_k}")
+        _check(bool(self.serving.model_name) and "/" not in self.serving.model_name,
+               "serving.model_name", f"must be a non-empty name without '/', got {self.serving.model_name!r}")
+        return self
+
+    def trainer_settings(self) -> Dict[str, Any]:
+        """The Trainer's custom_config (see trainer_module.trainer.TrainingSettings)."""
+        retrieval, rating = self.model.loss_weights()
+        return {
+            "embedding_dim": self.model.embedding_dim,
+            "retrieval_weight": retrieval,
+            "rating_weight": rating if self.data.has_ratings else 0.0,
+            "epochs": self.model.epochs,
+            "batch_size": self.model.batch_size,
+            "learning_rate": self.model.learning_rate,
+            "l2_regularization": self.model.l2_regularization,
+            "temperature": self.model.temperature,
+            "sampling_correction": self.model.sampling_correction,
+            "rating_hidden_units": list(self.model.rating_hidden_units),
+            "max_k": self.serving.max_k,
+            "seed": self.model.seed,
+            "items_file": self.data.items_file,
+        }
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Checks `value` against a dataclass field type; ints are accepted for floats."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _coerce(value, inner, key)
+    if origin in (list, List):
+        (inner,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _update(instance: Any, values: Mapping[str, Any], prefix: str = "") -> None:
+    """Sets dataclass fields from a nested mapping, rejecting unknown keys."""
+    hints = typing.get_type_hints(type(instance))
+    fields = {f.name for f in dataclasses.fields(instance)}
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if name not in fields:
+            raise ConfigError(f"{key}: unknown setting (known: {', '.join(sorted(fields))})")
+        current = getattr(instance, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}: expected a [{key}] table, got {value!r}")
+            _update(current, value, prefix=f"{key}.")
+        else:
+            setattr(instance, name, _coerce(value, hints[name], key))
+
+
+def load_config(path: Optional[str | pathlib.Path] = None,
+                overrides: Optional[Mapping[str, Any]] = None) -> Config:
+    """Defaults, then the TOML file at `path`, then dotted-key `overrides` (e.g. 'model.epochs')."""
+    config = Config()
+    if path is not None:
+        path = pathlib.Path(path)
+        try:
+            with path.open("rb") as handle:
+                values = tomli.load(handle)
+        except FileNotFoundError as error:
+            raise ConfigError(f"{path}: config file not found") from error
+        except tomli.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from error
+        _update(config, values)
+    nested: Dict[str, Any] = {}
+    for dotted, value in (overrides or {}).items():
+        *sections, name = dotted.split(".")
+        target = nested
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[name] = value
+    _update(config, nested)
+    return config.validate()

@@ -1,0 +1,21 @@
+"""Process environment every entry point sets before TensorFlow is imported.
+
+TFRS needs Keras 2 (tf-keras). `TF_USE_LEGACY_KERAS=1` selects it, and it
+must be set before the first `import tensorflow` anywhere in the process;
+tensorflow_transform sets it on import if unset, so relying on import order
+would make behaviour depend on which module happened to load first.
+"""
+
+import os
+import warnings
+
+
+def configure() -> None:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    # TensorFlow's C++ start-up messages (CUDA plugin registration on a machine
+    # without a GPU) are noise to a user; set TF_CPP_MIN_LOG_LEVEL=0 to see them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TFX 1.16 requires Python 3.10; the Google client libraries it pulls in
+    # warn about that version on every import, which tells a user nothing.
+    warnings.filterwarnings("ignore", message="You are using a non-supported Python version",
+                            category=FutureWarning)

@@ -1,0 +1,36 @@
+"""Runs the pipeline locally with LocalDagRunner, ML Metadata in SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+from tfx import v1 as tfx
+
+from mtrec.pipeline.config import Config
+from mtrec.pipeline.pipeline import create_pipeline
+
+
+def _absolute(path: str) -> str:
+    """Local paths become absolute (TFX records them in ML Metadata); URIs stay."""
+    return path if (not path or "://" in path) else str(pathlib.Path(path).resolve())
+
+
+def localize(config: Config) -> Config:
+    """A copy of `config` with every local path absolute."""
+    return dataclasses.replace(
+        config,
+        pipeline_root=_absolute(config.pipeline_root),
+        data=dataclasses.replace(config.data, ratings_dir=_absolute(config.data.ratings_dir),
+                                 items_file=_absolute(config.data.items_file)),
+        serving=dataclasses.replace(config.serving, serving_dir=_absolute(config.serving.serving_dir)),
+    )
+
+
+def run_local(config: Config) -> Config:
+    """Runs the whole pipeline to completion; returns the config it ran with."""
+    config = localize(config)
+    os.makedirs(config.pipeline_root, exist_ok=True)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    return config

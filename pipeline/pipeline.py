@@ -1,0 +1,81 @@
+"""`create_pipeline`: the one pipeline definition every runner executes.
+
+CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
+             \\-> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+
+from mtrec.components.atomic_pusher import AtomicPushExecutor
+from mtrec.pipeline.code_version import model_code_version
+from mtrec.pipeline.config import Config
+from mtrec.pipeline.gate import build_eval_config
+
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+
+
+def create_pipeline(config: Config) -> tfx.dsl.Pipeline:
+    """Builds the TFX pipeline for `config` (already validated)."""
+    code_version = model_code_version()
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=config.data.ratings_dir,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="all", pattern=config.data.file_pattern)]),
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=config.data.train_buckets),
+            tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=config.data.eval_buckets),
+        ])))
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
+        custom_config={"code_version": code_version})
+    trainer = tfx.components.Trainer(
+        run_fn="mtrec.trainer_module.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
+        custom_config={**config.trainer_settings(), "code_version": code_version})
+    latest_blessed_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        example_splits=[EVAL_SPLIT],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed_model.outputs["model"],
+        eval_config=build_eval_config(config.gate, config.data.has_ratings),
+        module_path="mtrec.trainer_module.evaluation")
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=os.path.join(config.serving.serving_dir,
+                                            config.serving.model_name))),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
+                    trainer, latest_blessed_model, evaluator, pusher],
+        enable_cache=True,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=list(config.beam_args))

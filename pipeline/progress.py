@@ -1,0 +1,69 @@
+"""Shows which component is running and how long each took.
+
+LocalDagRunner logs 'Component X is running.' and 'Component X is finished.';
+this handler turns those records into one line per event, with elapsed times,
+and lets every other log record through only at WARNING and above (or all of
+them with --debug).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from typing import Optional, TextIO
+
+_EVENT = re.compile(r"^Component (?P<name>\S+) is (?P<event>running|finished)\.$")
+
+
+class ComponentProgress(logging.Handler):
+    """A logging handler printing component start/finish lines."""
+
+    def __init__(self, stream: TextIO = sys.stdout, debug: bool = False):
+        super().__init__(level=logging.DEBUG)
+        self.stream = stream
+        self.debug = debug
+        self.started = time.monotonic()
+        self._component_started: dict[str, float] = {}
+        self.current: Optional[str] = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _EVENT.match(record.getMessage())
+        now = time.monotonic()
+        if match:
+            name = match["name"]
+            if match["event"] == "running":
+                self.current = name
+                self._component_started[name] = now
+                line = f"[{now - self.started:6.1f}s] ▶ {name}"
+            else:
+                self.current = None
+                took = now - self._component_started.get(name, now)
+                line = f"[{now - self.started:6.1f}s] ✓ {name} ({took:.1f}s)"
+            print(line, file=self.stream, flush=True)
+        elif self.debug or record.levelno >= logging.WARNING:
+            print(self.format(record), file=sys.stderr, flush=True)
+
+
+def install(debug: bool = False) -> ComponentProgress:
+    """Routes the `absl` logger, which TFX logs through, to the handler.
+
+    Components reconfigure the root logger while they run (Beam, Keras), so
+    the handler sits on the `absl` logger itself and does not propagate. The
+    level is set through absl's verbosity flag, not on the logger: TensorFlow
+    saves and restores that flag around SavedModel export, which would undo a
+    level set directly.
+    """
+    from absl import logging as absl_logging
+
+    handler = ComponentProgress(debug=debug)
+    absl_logger = logging.getLogger("absl")
+    for existing in list(absl_logger.handlers):
+        absl_logger.removeHandler(existing)
+    absl_logger.addHandler(handler)
+    absl_logging.set_verbosity(absl_logging.DEBUG if debug else absl_logging.INFO)
+    absl_logger.propagate = False
+    if not debug:
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return handler

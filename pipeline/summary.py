@@ -1,0 +1,68 @@
+"""Terminal output: the run summary and recommendation lists (rich tables)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from mtrec.pipeline.config import Config
+from mtrec.pipeline.results import RunResult, read_run
+
+console = Console()
+
+
+def evaluation_table(result: RunResult) -> Table:
+    table = Table(title="Evaluation (held-out split; Δ = change vs baseline, the last blessed model)",
+                  title_justify="left")
+    for column in ("metric", "value", "threshold", "baseline", "gate"):
+        table.add_column(column, no_wrap=True,
+                         justify="right" if column in ("value", "baseline") else "left")
+    for row in result.metrics:
+        gate = {None: "", True: "[green]pass[/]", False: "[red]FAIL[/]"}[row.passed]
+        number = "{:.0f}".format if row.name == "example_count" else "{:.4f}".format
+        baseline = "–" if row.baseline is None else number(row.baseline)
+        table.add_row(row.name, number(row.value), row.threshold, baseline, gate)
+    return table
+
+
+def components_table(result: RunResult) -> Table:
+    table = Table(title="Components", title_justify="left")
+    table.add_column("component")
+    table.add_column("state")
+    table.add_column("seconds", justify="right")
+    for component in result.components:
+        table.add_row(component.component, component.state, f"{component.seconds:.1f}")
+    return table
+
+
+def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
+    """Prints components, the evaluation table, the gate's decision and the push."""
+    result = read_run(config.metadata_path)
+    console.print()
+    console.print(components_table(result))
+    console.print(evaluation_table(result))
+    if result.blessed:
+        console.print("[bold green]Gate: BLESSED[/] – every threshold passed.")
+    elif result.blessed is False:
+        console.print("[bold red]Gate: NOT BLESSED[/] – " + "; ".join(result.gate_failures))
+    if result.pushed_path:
+        console.print(f"Pushed model: [bold]{result.pushed_path}[/]")
+    else:
+        console.print("Nothing pushed; the serving folder keeps its previous version.")
+    console.print(f"Run {result.run_id} finished in {wall_seconds:.0f}s "
+                  f"(pipeline root {config.pipeline_root}).")
+    return result
+
+
+def print_recommendations(user_id: str, items: Sequence, model) -> None:
+    table = Table(title=f"Top {len(items)} for user {user_id} (model version {model.version})",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("item")
+    table.add_column("title")
+    table.add_column("score", justify="right")
+    for rank, item in enumerate(items, 1):
+        table.add_row(str(rank), item.item_id, item.title, f"{item.score:.3f}")
+    console.print(table)

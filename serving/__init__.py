@@ -1,0 +1,1 @@
+"""Reading pushed models: find the latest version, load it, query it."""
