@@ -12,10 +12,15 @@ the files land:
 
 Versions are Unix timestamps, strictly increasing even when two pushes fall in
 the same second. Stale staging folders from an interrupted push are removed.
+Each version records the model artifact it came from in
+`assets.extra/push_info.json` (TF Serving's folder for extra files); when the
+newest version already holds the same model, as after a re-run that changed
+nothing, no duplicate version is published.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -31,6 +36,16 @@ from tfx.utils import io_utils, proto_utils
 from mtrec.serving.versions import published_versions
 
 STAGING_PREFIX = ".staging-"
+PUSH_INFO = os.path.join("assets.extra", "push_info.json")
+
+
+def _source_model(version_dir: str) -> str | None:
+    """The model URI a published version was copied from, if recorded."""
+    info = os.path.join(version_dir, PUSH_INFO)
+    if not fileio.exists(info):
+        return None
+    with fileio.open(info) as handle:
+        return json.load(handle).get("source_model")
 
 
 def next_version(base_directory: str) -> int:
@@ -39,15 +54,27 @@ def next_version(base_directory: str) -> int:
 
 
 def publish(model_path: str, base_directory: str) -> str:
-    """Copies `model_path` to a new version under `base_directory`; returns its path."""
+    """Copies `model_path` to a new version under `base_directory`; returns its path.
+
+    If the newest version was published from the same `model_path`, returns
+    that version's path instead of publishing a duplicate.
+    """
     fileio.makedirs(base_directory)
     for name in fileio.listdir(base_directory):
         if name.startswith(STAGING_PREFIX):
             fileio.rmtree(os.path.join(base_directory, name))
+    versions = published_versions(base_directory)
+    if versions:
+        newest = os.path.join(base_directory, str(versions[-1]))
+        if _source_model(newest) == model_path:
+            return newest
     version = next_version(base_directory)
     staging = os.path.join(base_directory, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
     final = os.path.join(base_directory, str(version))
     io_utils.copy_dir(model_path, staging)
+    fileio.makedirs(os.path.dirname(os.path.join(staging, PUSH_INFO)))
+    with fileio.open(os.path.join(staging, PUSH_INFO), "w") as handle:
+        json.dump({"source_model": model_path, "version": version}, handle)
     fileio.rename(staging, final)
     return final
 

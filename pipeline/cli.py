@@ -6,8 +6,9 @@
                               predicted rating for a (user, item) pair
   mtrec data prepare DATASET  convert a public dataset into canonical CSVs
 
-Errors in input or configuration print one clear line and exit with status 2;
-`--debug` shows the full traceback and every log line.
+Exit status: 0 success; 1 a component failed; 2 bad input or configuration
+(one clear line, no traceback; `--debug` shows it and every log line); 3 the
+run completed but the gate did not bless the model, so nothing was pushed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from mtrec.pipeline import env
 
 EXIT_USAGE = 2
+EXIT_NOT_BLESSED = 3  # the run completed, but the gate did not bless the model
 
 
 class UserError(Exception):
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from mtrec.pipeline.config import load_config
+    from mtrec.pipeline.input_checks import check_inputs
 
     overrides = _parse_set(args.set)
     for flag, key in (("data_dir", "data.ratings_dir"), ("items_file", "data.items_file"),
@@ -120,12 +123,11 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     config = load_config(args.config, overrides)
+    check_inputs(config)  # before the slow TFX import, so mistakes are reported at once
 
     from mtrec.pipeline import progress, summary
-    from mtrec.pipeline.input_checks import check_inputs
     from mtrec.pipeline.local_runner import run_local
 
-    check_inputs(config)
     print(f"Running pipeline '{config.pipeline_name}' on {config.data.ratings_dir}")
     print(f"  pipeline root: {config.pipeline_root}   serving dir: {config.serving.serving_dir}")
     handler = progress.install(debug=args.debug)
@@ -135,8 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as error:
         failed = handler.current or "the pipeline"
         raise RuntimeError(f"{failed} failed: {error}") from error
-    summary.print_run_summary(ran, wall_seconds=time.monotonic() - started)
-    return 0
+    result = summary.print_run_summary(ran, wall_seconds=time.monotonic() - started)
+    return 0 if result.blessed else EXIT_NOT_BLESSED
 
 
 def _load_model(args: argparse.Namespace):

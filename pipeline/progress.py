@@ -20,7 +20,9 @@ _EVENT = re.compile(r"^Component (?P<name>\S+) is (?P<event>running|finished)\.$
 class ComponentProgress(logging.Handler):
     """A logging handler printing component start/finish lines."""
 
-    def __init__(self, stream: TextIO = sys.stdout, debug: bool = False):
+    def __init__(self, stream: Optional[TextIO] = None, debug: bool = False):
+        """`stream`: where progress goes; None means whatever sys.stdout is at
+        the time of each line (it may be replaced after the handler is made)."""
         super().__init__(level=logging.DEBUG)
         self.stream = stream
         self.debug = debug
@@ -41,7 +43,7 @@ class ComponentProgress(logging.Handler):
                 self.current = None
                 took = now - self._component_started.get(name, now)
                 line = f"[{now - self.started:6.1f}s] ✓ {name} ({took:.1f}s)"
-            print(line, file=self.stream, flush=True)
+            print(line, file=self.stream or sys.stdout, flush=True)
         elif self.debug or record.levelno >= logging.WARNING:
             print(self.format(record), file=sys.stderr, flush=True)
 

@@ -10,3 +10,9 @@ Modules, one concern each:
   trainer        the Trainer `run_fn`
   evaluation     TFMA custom metrics and the Evaluator's model loader
 """
+
+# Any process may import this package first (Beam workers, Airflow and KFP
+# containers, a user's script): Keras 2 must be selected before TensorFlow loads.
+from mtrec.pipeline import env as _env
+
+_env.configure()

@@ -23,6 +23,9 @@ model needs `import scann` first, and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from typing import Dict, Mapping, Sequence
 
 import numpy as np
@@ -30,11 +33,12 @@ import scann  # noqa: F401  (registers the ScaNN TensorFlow ops)
 import tensorflow as tf
 
 from mtrec.trainer_module import features
-from mtrec.trainer_module.index import ScannSettings, build_scann_index
+from mtrec.trainer_module.index import ScannSettings, build_scann_index, recall_against_exact
 from mtrec.trainer_module.model import MultiTaskRecommender
 from mtrec.trainer_module.preprocessing import ids_as_strings
 
 _IDS = tf.TensorSpec([None], tf.string)
+INDEX_QUALITY_FILE = "index_quality.json"
 
 
 def vocabulary_lookup(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
@@ -189,7 +193,24 @@ class RecommenderModule(tf.Module):
         }
 
 
-def save(module: RecommenderModule, export_dir: str) -> None:
-    """Writes the SavedModel. The ScaNN ops must be allowed by namespace."""
+def measure_index_recall(module: RecommenderModule, user_ids: Sequence[str]) -> Dict[str, object]:
+    """Recall@max_k of the ScaNN `recommend` against brute-force `recommend_exact`."""
+    approximate = module.recommend(tf.constant(list(user_ids)))["item_ids"].numpy()
+    exact = module.recommend_exact(tf.constant(list(user_ids)))["item_ids"].numpy()
+    return {
+        "recall_at_k": recall_against_exact(approximate, exact),
+        "k": module.max_k,
+        "users": len(user_ids),
+        "scann": dataclasses.asdict(module.index_settings),
+    }
+
+
+def save(module: RecommenderModule, export_dir: str, index_quality: Dict[str, object]) -> None:
+    """Writes the SavedModel (the ScaNN ops allowed by namespace) and, beside it in
+    assets.extra/, the index quality measured before saving."""
     tf.saved_model.save(module, export_dir, signatures=module.signatures(),
                         options=tf.saved_model.SaveOptions(namespace_whitelist=["Scann"]))
+    extra = os.path.join(export_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, INDEX_QUALITY_FILE), "w") as handle:
+        json.dump(index_quality, handle, indent=2)

@@ -2,8 +2,16 @@
 
 ScaNN's stock settings (100 leaves, 10 searched) are tuned for corpora of
 millions; they are coarse for small ones. Here the tree is sized from the
-corpus: about sqrt(N) leaves, a quarter of them searched, and exact re-scoring
-of a generous candidate set, so recall against exact search stays high.
+corpus and from k:
+
+  * about sqrt(N) leaves of about sqrt(N) items each;
+  * enough leaves searched to hold ~20 k candidate items (at least 5% of the
+    leaves): re-scoring only sees items from searched leaves, so searching
+    too few caps recall however much is re-scored. Small corpora end up
+    searching every leaf, which is exact;
+  * exact re-scoring of max(4 k, 256) candidates.
+
+Recall against exact search is measured when the model is exported.
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ class ScannSettings:
             raise ValueError("the item corpus is empty: nothing to index")
         k = min(k, num_items)
         num_leaves = max(1, min(num_items, round(math.sqrt(num_items))))
+        items_per_leaf = num_items / num_leaves
+        to_search = max(math.ceil(0.05 * num_leaves), math.ceil(20 * k / items_per_leaf))
         return cls(
             k=k,
             num_leaves=num_leaves,
-            num_leaves_to_search=max(1, math.ceil(num_leaves / 4)),
+            num_leaves_to_search=min(num_leaves, to_search),
             num_reordering_candidates=min(num_items, max(4 * k, 256)),
         )
 

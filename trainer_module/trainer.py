@@ -23,6 +23,9 @@ from mtrec.trainer_module import export, features
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 
 
+INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before export
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
     """What the Trainer needs from the pipeline config."""
@@ -132,6 +135,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                len(user_vocabulary)),
         item_titles=_read_titles(settings.items_file), max_k=settings.max_k,
         raw_feature_spec=tf_transform_output.raw_feature_spec())
-    export.save(module, fn_args.serving_model_dir)
+    sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
+    index_quality = export.measure_index_recall(module, list(sample))
+    logging.info("ScaNN recall@%d against exact search on %d users: %.4f (%s)",
+                 index_quality["k"], index_quality["users"], index_quality["recall_at_k"],
+                 index_quality["scann"])
+    export.save(module, fn_args.serving_model_dir, index_quality)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
         json.dump({"epochs": settings.epochs, "history": history.history}, f)

@@ -1,0 +1,59 @@
+"""Publishing a model version by rename, and reading versions back."""
+
+import os
+
+import pytest
+
+from mtrec.components.atomic_pusher import STAGING_PREFIX, next_version, publish
+from mtrec.serving.loader import NoPushedModelError, latest_version_dir
+from mtrec.serving.versions import published_versions
+
+
+def _model(tmp_path, name="model"):
+    model = tmp_path / name
+    (model / "variables").mkdir(parents=True, exist_ok=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    (model / "variables" / "variables.index").write_bytes(b"index")
+    return str(model)
+
+
+def test_publish_renames_a_complete_copy_into_place(tmp_path):
+    base = tmp_path / "serving" / "recommender"
+    path = publish(_model(tmp_path), str(base))
+    assert os.path.basename(path).isdigit()
+    assert (base / os.path.basename(path) / "saved_model.pb").read_bytes() == b"graph"
+    assert (base / os.path.basename(path) / "variables" / "variables.index").exists()
+    assert [name for name in os.listdir(base) if name.startswith(STAGING_PREFIX)] == []
+
+
+def test_versions_strictly_increase_within_one_second(tmp_path):
+    base = str(tmp_path / "serving")
+    first = int(os.path.basename(publish(_model(tmp_path, "a"), base)))
+    second = int(os.path.basename(publish(_model(tmp_path, "b"), base)))
+    assert second > first
+    assert published_versions(base) == [first, second]
+    assert next_version(base) > second
+
+
+def test_interrupted_staging_is_ignored_then_removed(tmp_path):
+    base = tmp_path / "serving"
+    done = publish(_model(tmp_path, "a"), str(base))
+    stale = base / f"{STAGING_PREFIX}9999999999-deadbeef"
+    stale.mkdir()  # what a push killed mid-copy leaves behind
+    assert latest_version_dir(str(tmp_path), "serving") == done  # readers never see it
+    publish(_model(tmp_path, "b"), str(base))
+    assert not stale.exists()
+
+
+def test_republishing_the_same_model_adds_no_version(tmp_path):
+    base = str(tmp_path / "serving")
+    model = _model(tmp_path)
+    first = publish(model, base)
+    assert publish(model, base) == first
+    assert len(published_versions(base)) == 1
+    assert publish(_model(tmp_path, "retrained"), base) != first
+
+
+def test_no_version_is_a_clear_error(tmp_path):
+    with pytest.raises(NoPushedModelError, match="no pushed model under"):
+        latest_version_dir(str(tmp_path), "recommender")

@@ -1,0 +1,71 @@
+"""Config loading: defaults, TOML, overrides and every validation error."""
+
+import pytest
+
+from mtrec.pipeline.config import ConfigError, load_config
+
+
+def test_defaults_are_valid_and_point_at_the_sample():
+    config = load_config()
+    assert config.data.ratings_dir.endswith("data/sample/ratings")
+    assert config.model.loss_weights() == (1.0, 1.0)
+    assert config.trainer_settings()["rating_weight"] == 1.0
+
+
+def test_toml_then_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('pipeline_name = "x"\n[model]\nepochs = 3\nlearning_rate = 1\n')
+    config = load_config(path, {"model.epochs": 5, "gate.max_rmse": 2})
+    assert config.pipeline_name == "x"
+    assert config.model.epochs == 5  # the override wins over the file
+    assert config.model.learning_rate == 1.0 and isinstance(config.model.learning_rate, float)
+    assert config.gate.max_rmse == 2.0
+
+
+@pytest.mark.parametrize("objective,weights", [
+    ("joint", (1.0, 1.0)), ("retrieval", (1.0, 0.0)), ("rating", (0.0, 1.0))])
+def test_objective_presets(objective, weights):
+    assert load_config(overrides={"model.objective": objective}).model.loss_weights() == weights
+
+
+def test_explicit_weight_overrides_preset():
+    config = load_config(overrides={"model.objective": "joint", "model.rating_weight": 0.25})
+    assert config.model.loss_weights() == (1.0, 0.25)
+
+
+def test_implicit_data_trains_retrieval_only():
+    config = load_config(overrides={"data.has_ratings": False})
+    assert config.trainer_settings()["rating_weight"] == 0.0
+    with pytest.raises(ConfigError, match="nothing to train"):
+        load_config(overrides={"data.has_ratings": False, "model.objective": "rating"})
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"model.epochs": -1}, "model.epochs: must be in 0..10000"),
+    ({"model.epochs": "ten"}, "model.epochs: expected an integer"),
+    ({"model.objective": "both"}, "model.objective: must be one of"),
+    ({"model.learning_rate": 0}, r"model.learning_rate: must be in \(0, 10\]"),
+    ({"model.batch_size": 0}, "model.batch_size"),
+    ({"gate.min_top_k_accuracy": 1.5}, r"gate.min_top_k_accuracy: must be in \[0, 1\]"),
+    ({"gate.top_k_metric": "top_7_accuracy"}, "gate.top_k_metric: must be one of"),
+    ({"serving.max_k": 0}, "serving.max_k"),
+    ({"model.rating_hidden_units": [64, 0]}, "model.rating_hidden_units"),
+    ({"model.unknown_knob": 1}, "model.unknown_knob: unknown setting"),
+    ({"data.has_ratings": "yes"}, "data.has_ratings: expected true or false"),
+])
+def test_invalid_values_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=overrides)
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nepochs = 3")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        load_config(bad)
+    section = tmp_path / "section.toml"
+    section.write_text("model = 3\n")
+    with pytest.raises(ConfigError, match=r"model: expected a \[model\] table"):
+        load_config(section)

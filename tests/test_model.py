@@ -1,0 +1,78 @@
+"""Towers, tasks and loss weighting of the multi-task model."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtrec.trainer_module import features
+from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
+from mtrec.trainer_module.towers import IdTower
+
+BATCH = {
+    features.USER_INDEX: tf.constant([0, 1, 2, 1], tf.int64),
+    features.ITEM_INDEX: tf.constant([3, 0, 1, 2], tf.int64),
+    features.RATING: tf.constant([4.0, 2.0, 5.0, 3.0]),
+}
+
+
+def make_model(retrieval: float, rating: float, **kwargs) -> MultiTaskRecommender:
+    tf.keras.utils.set_random_seed(0)
+    return MultiTaskRecommender(num_users=3, num_items=4, embedding_dim=8,
+                                loss_weights=LossWeights(retrieval, rating),
+                                mean_rating=3.5, **kwargs)
+
+
+def test_tower_embeds_indices_including_the_oov_bucket():
+    tower = IdTower(vocabulary_size=5, embedding_dim=7)
+    out = tower(tf.constant([[0], [4], [5]], tf.int64))  # [B, 1] input is flattened
+    assert out.shape == (3, 7)
+    assert tower.embedding.input_dim == 5 + features.NUM_OOV_BUCKETS
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tower(tf.constant([6], tf.int64))  # past the OOV bucket
+
+
+def test_rating_head_starts_at_the_mean_rating():
+    model = make_model(1.0, 1.0)
+    ratings = model.predict_rating(BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX])
+    assert ratings.shape == (4,)
+    np.testing.assert_allclose(ratings.numpy(), 3.5, atol=0.2)  # untrained MLP adds ~0
+
+
+def test_total_loss_is_the_weighted_sum_of_task_losses():
+    retrieval_only = float(make_model(1.0, 0.0).compute_loss(BATCH))
+    rating_only = float(make_model(0.0, 1.0).compute_loss(BATCH))
+    joint = float(make_model(2.0, 3.0).compute_loss(BATCH))
+    assert retrieval_only > 0 and rating_only > 0
+    assert joint == pytest.approx(2.0 * retrieval_only + 3.0 * rating_only, rel=1e-5)
+
+
+def test_zero_weight_task_gets_no_gradient():
+    model = make_model(1.0, 0.0)
+    model.predict_rating(BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX])  # build the head
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(BATCH)
+    grads = tape.gradient(loss, model.rating_head.trainable_variables)
+    assert all(g is None for g in grads)  # rating head untouched by retrieval-only
+
+
+def test_logq_correction_changes_the_retrieval_loss():
+    plain = float(make_model(1.0, 0.0).compute_loss(BATCH))
+    corrected = float(make_model(1.0, 0.0, item_probabilities=np.array([0.7, 0.1, 0.1, 0.1]))
+                      .compute_loss(BATCH))
+    assert corrected != pytest.approx(plain)
+
+
+@pytest.mark.parametrize("retrieval,rating", [(0.0, 0.0), (-1.0, 1.0), (1.0, -0.5)])
+def test_invalid_loss_weights(retrieval, rating):
+    with pytest.raises(ValueError, match="loss weights"):
+        LossWeights(retrieval, rating)
+
+
+def test_training_reduces_the_loss():
+    model = make_model(1.0, 1.0)
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
+    dataset = tf.data.Dataset.from_tensors(BATCH).repeat(30)
+    history = model.fit(dataset, epochs=1, verbose=0)
+    before = float(make_model(1.0, 1.0).compute_loss(BATCH))
+    assert float(model.compute_loss(BATCH)) < before
+    assert "retrieval_loss" in history.history and "rating_loss" in history.history

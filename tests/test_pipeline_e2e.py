@@ -1,0 +1,258 @@
+"""End to end: the real pipeline on the embedded sample, three runs in a row.
+
+1. a first run: every component runs, the model is blessed and pushed, and a
+   fresh process loads it (after `import scann`, nothing else) and recommends;
+2. the same run again: ML Metadata caching skips every unchanged component
+   and no duplicate version is pushed;
+3. a deliberately broken configuration (zero training epochs): the gate
+   refuses it, nothing is pushed, the served version stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import tensorflow as tf
+
+from mtrec.pipeline import cli
+from mtrec.pipeline.config import Config, load_config
+from mtrec.pipeline.local_runner import localize
+from mtrec.pipeline.results import RunResult, open_store, read_run
+from mtrec.serving.versions import published_versions
+
+COMPONENTS = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
+              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+UPSTREAM_OF_EVALUATOR = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+                         "Transform", "Trainer"]
+
+
+@dataclasses.dataclass
+class Run:
+    exit_code: int
+    config: Config
+    result: RunResult
+    output: str
+
+
+def _run_pipeline(root, capsys, *extra) -> Run:
+    argv = ["run", "--pipeline-root", str(root / "pipeline"),
+            "--serving-dir", str(root / "serving"), *extra]
+    exit_code = cli.main(argv)
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    config = localize(load_config(overrides={"pipeline_root": str(root / "pipeline"),
+                                             "serving.serving_dir": str(root / "serving")}))
+    return Run(exit_code, config, read_run(config.metadata_path), output)
+
+
+def _states(result: RunResult) -> dict[str, str]:
+    return {c.component: c.state for c in result.components}
+
+
+def _metric(result: RunResult, name: str) -> float:
+    return next(row.value for row in result.metrics if row.name == name)
+
+
+def _serving_base(config: Config) -> str:
+    return os.path.join(config.serving.serving_dir, config.serving.model_name)
+
+
+def _tree_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(glob.glob(os.path.join(path, "**"), recursive=True)):
+        if os.path.isfile(file):
+            digest.update(os.path.relpath(file, path).encode())
+            with open(file, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def runs(root):
+    """Runs are made lazily, in order, and shared by the tests below."""
+    return {}
+
+
+def _get_run(runs, name, root, capsys, *extra) -> Run:
+    if name not in runs:
+        runs[name] = _run_pipeline(root, capsys, *extra)
+    return runs[name]
+
+
+@pytest.fixture
+def first(runs, root, capsys):
+    return _get_run(runs, "first", root, capsys)
+
+
+@pytest.fixture
+def second(first, runs, root, capsys):
+    return _get_run(runs, "second", root, capsys)
+
+
+@pytest.fixture
+def degraded(second, runs, root, capsys):
+    """The broken run, and a digest of every served version taken just before it."""
+    if "degraded" not in runs:
+        base = _serving_base(second.config)
+        runs["served_before_degraded"] = {
+            v: _tree_digest(os.path.join(base, str(v))) for v in published_versions(base)}
+    return _get_run(runs, "degraded", root, capsys, "--epochs", "0")
+
+
+# -- first run ----------------------------------------------------------------
+
+def test_every_component_ran_and_wrote_its_artifacts(first):
+    assert first.exit_code == 0, first.output
+    assert _states(first.result) == {name: "ran" for name in COMPONENTS}
+    store = open_store(first.config.metadata_path)
+    by_type = collections.defaultdict(list)
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    for artifact in store.get_artifacts():
+        by_type[types[artifact.type_id]].append(artifact.uri)
+    (examples,) = by_type["Examples"][:1]
+    assert glob.glob(os.path.join(examples, "Split-train", "*.gz"))
+    assert glob.glob(os.path.join(examples, "Split-eval", "*.gz"))
+    assert glob.glob(os.path.join(by_type["ExampleStatistics"][0], "Split-*", "FeatureStats.pb"))
+    assert os.path.exists(os.path.join(by_type["Schema"][0], "schema.pbtxt"))
+    assert glob.glob(os.path.join(by_type["ExampleAnomalies"][0], "Split-*", "SchemaDiff.pb"))
+    transform_graph = by_type["TransformGraph"][0]
+    for vocabulary in ("user_id", "item_id"):
+        assert os.path.exists(os.path.join(transform_graph, "transform_fn", "assets", vocabulary))
+    assert os.path.exists(os.path.join(by_type["Model"][0], "Format-Serving", "saved_model.pb"))
+    assert os.path.exists(os.path.join(by_type["ModelEvaluation"][0], "validations.tfrecord"))
+    assert os.path.exists(os.path.join(by_type["ModelBlessing"][0], "BLESSED"))
+
+
+def test_first_model_is_blessed_and_pushed(first):
+    assert first.result.blessed is True
+    assert first.result.gate_failures == []
+    versions = published_versions(_serving_base(first.config))
+    assert len(versions) == 1
+    assert first.result.pushed_path == os.path.join(_serving_base(first.config), str(versions[0]))
+    assert os.path.exists(os.path.join(first.result.pushed_path, "saved_model.pb"))
+    for text in ("Gate: BLESSED", "top_100_accuracy_seen_excluded", ">= 0.6", "Pushed model:"):
+        assert text in first.output
+    with open(os.path.join(first.result.pushed_path, "assets.extra", "index_quality.json")) as f:
+        index_quality = json.load(f)
+    assert index_quality["k"] == 100 and index_quality["users"] == 500
+    assert index_quality["recall_at_k"] >= 0.95
+
+
+def _read_split(examples_uri: str, split: str) -> list[tuple[str, str]]:
+    pairs = []
+    files = glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz"))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        feature = example.features.feature
+        pairs.append((feature["user_id"].bytes_list.value[0].decode(),
+                      feature["item_id"].bytes_list.value[0].decode()))
+    return pairs
+
+
+def test_model_clearly_beats_most_popular_on_the_same_split(first):
+    store = open_store(first.config.metadata_path)
+    examples_uri = store.get_artifacts_by_type("Examples")[0].uri
+    train, held_out = _read_split(examples_uri, "train"), _read_split(examples_uri, "eval")
+    popularity = [item for item, _ in collections.Counter(i for _, i in train).most_common()]
+    seen = collections.defaultdict(set)
+    for user, item in train:
+        seen[user].add(item)
+    hits = 0
+    for user, item in held_out:
+        top = [i for i in popularity if i not in seen[user]][:100]
+        hits += item in top
+    most_popular = hits / len(held_out)
+    model = _metric(first.result, "top_100_accuracy_seen_excluded")
+    assert 0.4 < most_popular < 0.7  # the planted popularity skew
+    assert model > most_popular + 0.05, (model, most_popular)
+    assert _metric(first.result, "rmse") < 0.9
+
+
+def test_new_process_loads_pushed_model_with_only_scann(first):
+    script = textwrap.dedent(f"""
+        import json, os
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import scann  # the only requirement besides TensorFlow
+        import tensorflow as tf
+        model = tf.saved_model.load({first.result.pushed_path!r})
+        users = tf.constant(["u0001", "u0002", "u0003"])
+        approx = model.signatures["recommend"](user_id=users)
+        exact = model.signatures["recommend_exact"](user_id=users)
+        rating = model.signatures["predict_rating"](user_id=tf.constant(["u0001"]),
+                                                    item_id=tf.constant(["i0002"]))
+        print(json.dumps({{
+            "items": [[i.decode() for i in row] for row in approx["item_ids"].numpy()],
+            "exact": [[i.decode() for i in row] for row in exact["item_ids"].numpy()],
+            "titles": [t.decode() for t in approx["titles"].numpy()[0]],
+            "rating": float(rating["rating"].numpy()[0]),
+            "signatures": sorted(model.signatures.keys()),
+        }}))
+    """)
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=300, check=True)
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert {"serving_default", "recommend", "recommend_including_seen", "recommend_exact",
+            "predict_rating", "user_embedding", "item_embedding", "evaluate"} <= set(answer["signatures"])
+    assert all(len(row) == 100 and len(set(row)) == 100 for row in answer["items"])
+    assert all(title for title in answer["titles"])
+    assert 1.0 <= answer["rating"] <= 5.5
+    store = open_store(first.config.metadata_path)
+    train = _read_split(store.get_artifacts_by_type("Examples")[0].uri, "train")
+    for user, row in zip(["u0001", "u0002", "u0003"], answer["items"]):
+        assert not {i for u, i in train if u == user} & set(row)  # seen items excluded
+    for approx, exact in zip(answer["items"], answer["exact"]):
+        assert len(set(approx[:10]) & set(exact[:10])) >= 9  # the index agrees with exact search
+
+
+def test_cli_recommend_in_a_new_process(first):
+    completed = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "mtrec"), "recommend", "--user", "u0001",
+         "-k", "10", "--serving-dir", first.config.serving.serving_dir],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 10
+
+
+# -- second run: nothing changed ------------------------------------------------
+
+def test_rerun_is_served_from_cache(first, second):
+    assert second.exit_code == 0, second.output
+    states = _states(second.result)
+    assert all(states[name] == "cached" for name in UPSTREAM_OF_EVALUATOR), states
+    # The same model, so the same metrics, now compared against itself as the baseline.
+    for name in ("top_100_accuracy_seen_excluded", "rmse"):
+        assert _metric(second.result, name) == _metric(first.result, name)
+        baseline = next(row.baseline for row in second.result.metrics if row.name == name)
+        assert baseline == pytest.approx(_metric(first.result, name))
+    assert len(published_versions(_serving_base(second.config))) == 1  # no duplicate push
+
+
+# -- third run: a broken model --------------------------------------------------
+
+def test_degraded_model_is_not_blessed_and_serving_is_untouched(degraded, runs):
+    assert degraded.exit_code == cli.EXIT_NOT_BLESSED, degraded.output
+    assert _states(degraded.result)["Trainer"] == "ran"
+    assert degraded.result.blessed is False
+    assert degraded.result.pushed_path is None
+    assert any("top_100_accuracy_seen_excluded" in failure
+               for failure in degraded.result.gate_failures)
+    assert "Gate: NOT BLESSED" in degraded.output
+    before = runs["served_before_degraded"]
+    base = _serving_base(degraded.config)
+    after = {v: _tree_digest(os.path.join(base, str(v))) for v in published_versions(base)}
+    assert after == before  # the previously pushed version is intact, nothing was added
