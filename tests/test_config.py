@@ -69,3 +69,22 @@ def test_bad_toml_and_missing_file(tmp_path):
     section.write_text("model = 3\n")
     with pytest.raises(ConfigError, match=r"model: expected a \[model\] table"):
         load_config(section)
+
+
+def test_readme_documents_every_config_key():
+    import dataclasses
+    import pathlib
+
+    from mtrec.pipeline.config import Config
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    config = Config()
+    keys = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            keys += [f"{field.name}.{f.name}" for f in dataclasses.fields(value)]
+        else:
+            keys.append(field.name)
+    missing = [key for key in keys if f"| `{key}` |" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"

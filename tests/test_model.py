@@ -76,3 +76,11 @@ def test_training_reduces_the_loss():
     before = float(make_model(1.0, 1.0).compute_loss(BATCH))
     assert float(model.compute_loss(BATCH)) < before
     assert "retrieval_loss" in history.history and "rating_loss" in history.history
+
+
+def test_rows_without_a_rating_are_left_out_of_the_rating_loss():
+    with_gap = dict(BATCH, **{features.RATING: tf.constant([4.0, float("nan"), 5.0, 3.0])})
+    loss = float(make_model(0.0, 1.0).compute_loss(with_gap))
+    assert np.isfinite(loss)
+    rated_only = {name: tf.gather(value, [0, 2, 3]) for name, value in BATCH.items()}
+    assert loss == pytest.approx(float(make_model(0.0, 1.0).compute_loss(rated_only)), rel=1e-5)

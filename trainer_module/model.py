@@ -112,6 +112,12 @@ class MultiTaskRecommender(tfrs.Model):
         if self.loss_weights.rating > 0:
             predictions = self.rating_head(user_embeddings, item_embeddings,
                                            user_indices, item_indices)
+            # Interactions without a rating (NaN) take no part in the rating
+            # loss: weight 0, and the others scaled so the loss is their mean.
+            ratings = tf.reshape(inputs[features.RATING], [-1])
+            rated = tf.cast(tf.math.logical_not(tf.math.is_nan(ratings)), tf.float32)
+            weights = rated * tf.cast(tf.size(rated), tf.float32) / tf.maximum(tf.reduce_sum(rated), 1.0)
             loss += self.loss_weights.rating * self.rating_task(
-                labels=tf.reshape(inputs[features.RATING], [-1]), predictions=predictions)
+                labels=tf.where(rated > 0, ratings, 0.0)[:, None],
+                predictions=predictions[:, None], sample_weight=weights[:, None])
         return loss
