@@ -19,3 +19,5 @@ def configure() -> None:
     # warn about that version on every import, which tells a user nothing.
     warnings.filterwarnings("ignore", message="You are using a non-supported Python version",
                             category=FutureWarning)
+    # Deprecation notices between Google client libraries TFX pins together.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
