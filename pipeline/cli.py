@@ -4,6 +4,9 @@
   mtrec recommend --user U    top-k items for a user from the latest pushed model
   mtrec predict --user U --item I
                               predicted rating for a (user, item) pair
+  mtrec similar-items --item I
+                              items most similar to an item
+  mtrec serve                 HTTP server over the latest pushed model
   mtrec data prepare DATASET  convert a public dataset into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
@@ -96,6 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--item", required=True, help="item id")
     _common_serving_args(predict)
 
+    similar = commands.add_parser(
+        "similar-items", help="items most similar to an item, from the latest pushed model",
+        description="Ranks items by the cosine similarity of their embeddings to the item's.")
+    similar.add_argument("--item", required=True, help="item id")
+    similar.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    _common_serving_args(similar)
+
+    serve = commands.add_parser(
+        "serve", help="HTTP server over the latest pushed model (TF Serving REST shape and more)",
+        description="Serves the newest pushed version over HTTP and switches to newer versions "
+                    "as they are pushed. Endpoints: see README, 'Serving over HTTP'.")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on "
+                       "(default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8501, help="port (default 8501, as TF Serving's REST)")
+    serve.add_argument("--poll-seconds", type=float, default=5.0,
+                       help="how often to look for a newly pushed version (default 5)")
+    _common_serving_args(serve)
+
     data = commands.add_parser("data", help="prepare datasets",
                                description="Dataset preparation commands.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
@@ -154,24 +175,55 @@ def _recommend(args: argparse.Namespace) -> int:
     model = _load_model(args)
     if args.k < 1 or args.k > model.max_k:
         raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
-    if not model.is_known_user(args.user):
-        print(f"note: user {args.user!r} was not in the training data; these are the "
-              f"out-of-vocabulary user's recommendations", file=sys.stderr)
-    (items,) = model.recommend([args.user], args.k, exclude_seen=not args.include_seen,
-                               exact=args.exact)
+    (result,) = model.recommend([args.user], args.k, exclude_seen=not args.include_seen,
+                                exact=args.exact)
+    if result.cold_start:
+        print(f"note: user {args.user!r} was not in the training data; showing the most "
+              f"popular items (cold start)", file=sys.stderr)
     from mtrec.pipeline.summary import print_recommendations
-    print_recommendations(args.user, items, model)
+    print_recommendations(f"user {args.user}", result.items, model)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
     model = _load_model(args)
-    for kind, value, known in (("user", args.user, model.is_known_user(args.user)),
-                               ("item", args.item, model.is_known_item(args.item))):
-        if not known:
-            print(f"note: {kind} {value!r} was not in the training data", file=sys.stderr)
+    if not model.known_items([args.item])[0]:
+        raise UserError(f"item {args.item!r} was not in the training data: no rating to predict")
+    if not model.known_users([args.user])[0]:
+        print(f"note: user {args.user!r} was not in the training data; the rating rests on "
+              f"the item alone", file=sys.stderr)
     (rating,) = model.predict_rating([args.user], [args.item])
     print(f"{rating:.3f}")
+    return 0
+
+
+def _similar_items(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    if args.k < 1 or args.k > model.max_k:
+        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    if not model.known_items([args.item])[0]:
+        raise UserError(f"item {args.item!r} was not in the training data")
+    (items,) = model.similar_items([args.item], args.k)
+    from mtrec.pipeline.summary import print_recommendations
+    print_recommendations(f"item {args.item}", items, model)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from mtrec.pipeline.config import load_config
+    from mtrec.serving.server import serve
+
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    if args.poll_seconds <= 0:
+        raise UserError(f"--poll-seconds must be > 0, got {args.poll_seconds}")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = load_config(args.config)
+    serve(args.serving_dir or config.serving.serving_dir,
+          args.model_name or config.serving.model_name, args.host, args.port, args.poll_seconds)
     return 0
 
 
@@ -184,7 +236,8 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict, "data": _data}
+_COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict,
+             "similar-items": _similar_items, "serve": _serve, "data": _data}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -56,8 +56,9 @@ def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
     return result
 
 
-def print_recommendations(user_id: str, items: Sequence, model) -> None:
-    table = Table(title=f"Top {len(items)} for user {user_id} (model version {model.version})",
+def print_recommendations(subject: str, items: Sequence, model) -> None:
+    """A ranked item table; `subject` names what the items are for ("user u1")."""
+    table = Table(title=f"Top {len(items)} for {subject} (model version {model.version})",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("item")

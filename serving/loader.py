@@ -29,6 +29,16 @@ class Recommendation:
     score: float
 
 
+@dataclasses.dataclass(frozen=True)
+class UserRecommendations:
+    """Top items for one user. `cold_start`: the user was not in the training
+    data, so the items are the training data's most popular ones."""
+
+    user_id: str
+    items: List[Recommendation]
+    cold_start: bool
+
+
 def latest_version_dir(serving_dir: str, model_name: str) -> str:
     """Path of the newest pushed version; raises NoPushedModelError if none."""
     base = os.path.join(serving_dir, model_name)
@@ -47,36 +57,52 @@ class PushedModel:
         self.path = path
         self.version = int(os.path.basename(os.path.normpath(path)))
         self._saved = tf.saved_model.load(path)
-        self._signatures = self._saved.signatures
-        self.max_k = int(self._signatures["recommend"].structured_outputs["item_ids"].shape[1])
+        self.signatures = self._saved.signatures
+        self.max_k = int(self.signatures["recommend"].structured_outputs["item_ids"].shape[1])
 
     @classmethod
     def latest(cls, serving_dir: str, model_name: str) -> "PushedModel":
         return cls(latest_version_dir(serving_dir, model_name))
 
-    def is_known_user(self, user_id: str) -> bool:
-        return bool(self._signatures["is_known_user"](user_id=tf.constant([user_id]))["known"][0])
-
-    def is_known_item(self, item_id: str) -> bool:
-        return bool(self._signatures["is_known_item"](item_id=tf.constant([item_id]))["known"][0])
-
-    def recommend(self, user_ids: Sequence[str], k: int, exclude_seen: bool = True,
-                  exact: bool = False) -> List[List[Recommendation]]:
-        """Top-`k` items for each user (k <= max_k)."""
+    def _check_k(self, k: int) -> None:
         if not 1 <= k <= self.max_k:
             raise ValueError(f"k must be in 1..{self.max_k} (the model's max_k), got {k}")
-        if exact and not exclude_seen:
-            raise ValueError("exact search is available with seen items excluded only")
-        name = ("recommend_exact" if exact else
-                "recommend" if exclude_seen else "recommend_including_seen")
-        outputs = self._signatures[name](user_id=tf.constant(list(user_ids)))
+
+    @staticmethod
+    def _rows(outputs, k: int) -> List[List[Recommendation]]:
         ids = outputs["item_ids"].numpy()[:, :k]
         titles = outputs["titles"].numpy()[:, :k]
         scores = outputs["scores"].numpy()[:, :k]
         return [[Recommendation(i.decode(), t.decode(), float(s)) for i, t, s in zip(*row)]
                 for row in zip(ids, titles, scores)]
 
+    def known_users(self, user_ids: Sequence[str]) -> np.ndarray:
+        return self.signatures["is_known_user"](user_id=tf.constant(list(user_ids)))["known"].numpy()
+
+    def known_items(self, item_ids: Sequence[str]) -> np.ndarray:
+        return self.signatures["is_known_item"](item_id=tf.constant(list(item_ids)))["known"].numpy()
+
+    def recommend(self, user_ids: Sequence[str], k: int, exclude_seen: bool = True,
+                  exact: bool = False) -> List[UserRecommendations]:
+        """Top-`k` items for each user (k <= max_k); unknown users get the popular items."""
+        self._check_k(k)
+        if exact and not exclude_seen:
+            raise ValueError("exact search is available with seen items excluded only")
+        name = ("recommend_exact" if exact else
+                "recommend" if exclude_seen else "recommend_including_seen")
+        users = tf.constant(list(user_ids))
+        personal = self._rows(self.signatures[name](user_id=users), k)
+        popular = self._rows(self.signatures["recommend_popular"](user_id=users), k)
+        known = self.known_users(user_ids)
+        return [UserRecommendations(user, mine if is_known else fallback, not is_known)
+                for user, mine, fallback, is_known in zip(user_ids, personal, popular, known)]
+
+    def similar_items(self, item_ids: Sequence[str], k: int) -> List[List[Recommendation]]:
+        """Items most similar to each (known) item, by embedding cosine similarity."""
+        self._check_k(k)
+        return self._rows(self.signatures["similar_items"](item_id=tf.constant(list(item_ids))), k)
+
     def predict_rating(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
-        outputs = self._signatures["predict_rating"](
+        outputs = self.signatures["predict_rating"](
             user_id=tf.constant(list(user_ids)), item_id=tf.constant(list(item_ids)))
         return outputs["rating"].numpy()

@@ -6,6 +6,10 @@ Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
                                rated in training excluded: item_ids, titles, scores [B, k]
   recommend_including_seen     the same without the exclusion
   recommend_exact              brute-force top-k, seen excluded (for checking the index)
+  recommend_popular            the most-interacted items of the training data, seen
+                               excluded: the cold-start fallback for unknown users
+  similar_items                item_id -> the items whose embeddings have the highest
+                               cosine similarity, the item itself excluded
   predict_rating               user_id, item_id -> rating [B]
   user_embedding               user_id -> embedding [B, d]
   item_embedding               item_id -> embedding [B, d]
@@ -55,8 +59,9 @@ class RecommenderModule(tf.Module):
 
     def __init__(self, model: MultiTaskRecommender, user_vocabulary: Sequence[str],
                  item_vocabulary: Sequence[str], seen_items: tf.RaggedTensor,
-                 item_titles: Mapping[str, str], max_k: int,
+                 item_titles: Mapping[str, str], item_counts: np.ndarray, max_k: int,
                  raw_feature_spec: Mapping[str, tf.io.FixedLenFeature]):
+        """`item_counts` [num_items]: training interactions per item (popularity)."""
         super().__init__(name="recommender")
         num_items = len(item_vocabulary)
         self.model = model
@@ -67,6 +72,8 @@ class RecommenderModule(tf.Module):
         self.item_titles = tf.constant([item_titles.get(i, "") for i in item_vocabulary], tf.string)
         candidates = model.item_tower(tf.range(num_items, dtype=tf.int64))
         self.candidates = tf.Variable(candidates, trainable=False, name="candidates")
+        self.popularity = tf.Variable(np.asarray(item_counts, np.float32), trainable=False,
+                                      name="popularity")
         # Seen items per user index; the OOV user's row is empty.
         self.seen_values = tf.Variable(seen_items.values, trainable=False, name="seen_values")
         self.seen_row_splits = tf.Variable(seen_items.row_splits, trainable=False,
@@ -133,6 +140,25 @@ class RecommenderModule(tf.Module):
         corpus = tf.range(tf.shape(self.candidates, out_type=tf.int64)[0])
         return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
 
+    @tf.function(input_signature=[_IDS])
+    def recommend_popular(self, user_id):
+        seen = self._seen_mask(self.user_lookup.lookup(user_id))
+        scores = tf.where(seen, tf.float32.min,
+                          tf.broadcast_to(self.popularity, tf.shape(seen)))
+        corpus = tf.range(tf.shape(self.candidates, out_type=tf.int64)[0])
+        return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
+
+    @tf.function(input_signature=[_IDS])
+    def similar_items(self, item_id):
+        item_index = self.item_lookup.lookup(item_id)
+        normalized = tf.math.l2_normalize(self.candidates, axis=1)
+        num_items = tf.shape(self.candidates, out_type=tf.int64)[0]
+        query = tf.gather(normalized, tf.minimum(item_index, num_items - 1))
+        scores = tf.matmul(query, normalized, transpose_b=True)
+        corpus = tf.range(num_items)
+        scores = tf.where(corpus[None, :] == item_index[:, None], tf.float32.min, scores)
+        return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
+
     @tf.function(input_signature=[_IDS, _IDS])
     def predict_rating(self, user_id, item_id):
         rating = self.model.predict_rating(self.user_lookup.lookup(user_id),
@@ -184,6 +210,8 @@ class RecommenderModule(tf.Module):
             "recommend": recommend,
             "recommend_including_seen": self.recommend_including_seen.get_concrete_function(),
             "recommend_exact": self.recommend_exact.get_concrete_function(),
+            "recommend_popular": self.recommend_popular.get_concrete_function(),
+            "similar_items": self.similar_items.get_concrete_function(),
             "predict_rating": self.predict_rating.get_concrete_function(),
             "user_embedding": self.user_embedding.get_concrete_function(),
             "item_embedding": self.item_embedding.get_concrete_function(),

@@ -105,10 +105,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     loss_weights = LossWeights(settings.retrieval_weight,
                                settings.rating_weight if has_ratings else 0.0)
     mean_rating = float(np.nanmean(train[features.RATING])) if has_ratings else 0.0
-    item_probabilities = None
-    if settings.sampling_correction:
-        counts = np.bincount(train[features.ITEM_INDEX], minlength=len(item_vocabulary))
-        item_probabilities = counts[:len(item_vocabulary)] / counts.sum()
+    item_counts = np.bincount(train[features.ITEM_INDEX],
+                              minlength=len(item_vocabulary))[:len(item_vocabulary)]
+    item_probabilities = item_counts / item_counts.sum() if settings.sampling_correction else None
     logging.info("training on %d interactions, %d users, %d items, loss weights %s",
                  len(train[features.USER_INDEX]), len(user_vocabulary), len(item_vocabulary),
                  loss_weights)
@@ -133,7 +132,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model=model, user_vocabulary=user_vocabulary, item_vocabulary=item_vocabulary,
         seen_items=_seen_items(train[features.USER_INDEX], train[features.ITEM_INDEX],
                                len(user_vocabulary)),
-        item_titles=_read_titles(settings.items_file), max_k=settings.max_k,
+        item_titles=_read_titles(settings.items_file), item_counts=item_counts,
+        max_k=settings.max_k,
         raw_feature_spec=tf_transform_output.raw_feature_spec())
     sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
     index_quality = export.measure_index_recall(module, list(sample))

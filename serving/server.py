@@ -1,0 +1,339 @@
+"""`mtrec serve`: an HTTP server over the newest pushed model version.
+
+Built on aiohttp (a mature asyncio HTTP server, already pinned in the TFX
+environment). Model calls run in a thread pool so that the event loop keeps
+accepting requests while TensorFlow computes (TF releases the GIL in its ops).
+
+Endpoints (JSON in and out; errors are {"error": message} with a 4xx/5xx):
+
+  GET  /healthz                         the process is up
+  GET  /readyz                          a model version is loaded (503 until then)
+  GET  /v1/models/<name>                TF Serving's model status shape
+  POST /v1/models/<name>:predict        TF Serving's predict shape: {"instances": [...]}
+                                        or {"inputs": ...}, optional "signature_name"
+  GET  /recommend?user=U&k=10&exclude_seen=true
+  POST /recommend                       {"users": [...], "k": 10, "exclude_seen": true}
+  POST /predict                         {"pairs": [{"user": U, "item": I}, ...]}
+  GET  /similar-items?item=I&k=10
+
+A watcher polls the serving folder; a newer version is loaded beside the
+current one and swapped in with one reference assignment, so requests in
+flight finish on the version they started with and none is dropped. A version
+that fails to load is recorded in the status and the current one keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import os
+import threading
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+from aiohttp import web
+
+from mtrec.serving.loader import PushedModel, UserRecommendations
+from mtrec.serving.versions import published_versions
+
+log = logging.getLogger("mtrec.serve")
+
+
+class RequestError(Exception):
+    """A bad request: answered with `status` and the message."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class ModelHolder:
+    """The version being served, and the watcher that replaces it."""
+
+    def __init__(self, serving_dir: str, model_name: str):
+        self.model_name = model_name
+        self.base = os.path.join(serving_dir, model_name)
+        self.current: Optional[PushedModel] = None
+        self.failed: Dict[int, str] = {}  # version -> why it could not be loaded
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Loads the newest version if it is newer than the one served."""
+        with self._lock:
+            versions = published_versions(self.base)
+            if not versions:
+                return
+            newest = versions[-1]
+            if (self.current is not None and newest <= self.current.version) or newest in self.failed:
+                return
+            try:
+                model = PushedModel(os.path.join(self.base, str(newest)))
+            except Exception as error:  # any load failure: keep serving the current version
+                self.failed[newest] = f"{type(error).__name__}: {error}"
+                log.error("version %d failed to load, still serving %s: %s", newest,
+                          self.current.version if self.current else "nothing", error)
+                return
+            self.current = model  # one assignment: requests see the old or the new model
+            log.info("serving version %d", newest)
+
+    def status(self) -> Dict[str, Any]:
+        """TF Serving's GetModelStatusResponse as JSON."""
+        statuses = []
+        if self.current is not None:
+            statuses.append({"version": str(self.current.version), "state": "AVAILABLE",
+                             "status": {"error_code": "OK", "error_message": ""}})
+        for version, message in sorted(self.failed.items(), reverse=True):
+            statuses.append({"version": str(version), "state": "END",
+                             "status": {"error_code": "UNKNOWN", "error_message": message}})
+        return {"model_version_status": statuses}
+
+
+# -- request parsing ------------------------------------------------------------
+
+async def _json_body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RequestError(f"the body is not valid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise RequestError("the body must be a JSON object")
+    return body
+
+
+def _int_field(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise RequestError(f"{name} must be in {low}..{high}, got {value}")
+    return value
+
+
+def _bool_field(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise RequestError(f"{name} must be true or false, got {value!r}")
+
+
+def _id_list(value: Any, name: str, limit: int) -> List[str]:
+    if not isinstance(value, list) or not value:
+        raise RequestError(f"{name} must be a non-empty list of ids")
+    if len(value) > limit:
+        raise RequestError(f"{name}: at most {limit} per request, got {len(value)}")
+    if not all(isinstance(v, str) and v for v in value):
+        raise RequestError(f"{name} must hold non-empty strings")
+    return value
+
+
+def _recommendations_json(result: UserRecommendations) -> Dict[str, Any]:
+    return {"user": result.user_id, "cold_start": result.cold_start,
+            "items": [{"item_id": r.item_id, "title": r.title, "score": r.score}
+                      for r in result.items]}
+
+
+def _to_json(value: Any) -> Any:
+    """numpy outputs -> JSON values (bytes decoded)."""
+    array = np.asarray(value)
+    if array.dtype.kind in ("S", "O"):
+        return np.vectorize(lambda b: b.decode() if isinstance(b, bytes) else b,
+                            otypes=[object])(array).tolist() if array.size else array.tolist()
+    return array.tolist()
+
+
+class Server:
+    """The aiohttp application around a ModelHolder."""
+
+    MAX_BATCH = 1000
+
+    def __init__(self, holder: ModelHolder, poll_seconds: float = 5.0, threads: int = 4):
+        self.holder = holder
+        self.poll_seconds = poll_seconds
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
+        self.app = web.Application(middlewares=[self._errors])
+        self.app.add_routes([
+            web.get("/healthz", self.healthz),
+            web.get("/readyz", self.readyz),
+            web.get("/v1/models/{spec}", self.model_status),
+            web.post("/v1/models/{spec}", self.tf_serving_predict),
+            web.get("/recommend", self.recommend_get),
+            web.post("/recommend", self.recommend_post),
+            web.post("/predict", self.predict),
+            web.get("/similar-items", self.similar_items),
+        ])
+        self.app.on_startup.append(self._start_watcher)
+        self.app.on_cleanup.append(self._stop_watcher)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler):
+        try:
+            return await handler(request)
+        except RequestError as error:
+            return web.json_response({"error": str(error)}, status=error.status)
+        except web.HTTPException as error:
+            return web.json_response({"error": error.reason}, status=error.status)
+        except Exception as error:  # answered as a 500, and logged with its traceback
+            log.exception("request %s %s failed", request.method, request.path)
+            return web.json_response({"error": f"internal error: {type(error).__name__}: {error}"},
+                                     status=500)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await loop.run_in_executor(self.executor, self.holder.refresh)
+            await asyncio.sleep(self.poll_seconds)
+
+    async def _start_watcher(self, app: web.Application) -> None:
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _stop_watcher(self, app: web.Application) -> None:
+        self._watcher.cancel()
+        self.executor.shutdown(wait=False)
+
+    async def _call(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    def _model(self) -> PushedModel:
+        model = self.holder.current
+        if model is None:
+            raise RequestError(f"no version of {self.holder.model_name!r} is loaded yet", 503)
+        return model
+
+    # -- handlers -----------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        model = self._model()
+        return web.json_response({"status": "ready", "version": model.version})
+
+    def _check_name(self, name: str) -> None:
+        if name != self.holder.model_name:
+            raise RequestError(f"model {name!r} not found; this server serves "
+                               f"{self.holder.model_name!r}", 404)
+
+    async def model_status(self, request: web.Request) -> web.Response:
+        self._check_name(request.match_info["spec"])
+        return web.json_response(self.holder.status())
+
+    async def tf_serving_predict(self, request: web.Request) -> web.Response:
+        spec = request.match_info["spec"]
+        if not spec.endswith(":predict"):
+            raise RequestError(f"unknown method in {spec!r}; expected <name>:predict", 404)
+        self._check_name(spec[: -len(":predict")])
+        body = await _json_body(request)
+        model = self._model()
+        name = body.get("signature_name", "serving_default")
+        if name not in model.signatures:
+            raise RequestError(f"signature_name {name!r} not found; available: "
+                               f"{sorted(model.signatures)}")
+        signature = model.signatures[name]
+        specs = signature.structured_input_signature[1]
+        if ("instances" in body) == ("inputs" in body):
+            raise RequestError("give exactly one of 'instances' (row format) or 'inputs' (columnar)")
+        if "instances" in body:
+            instances = body["instances"]
+            if not isinstance(instances, list) or not instances:
+                raise RequestError("'instances' must be a non-empty list")
+            if all(isinstance(i, dict) for i in instances):
+                columns = {key: [i.get(key) for i in instances] for key in specs}
+            elif len(specs) == 1:
+                columns = {next(iter(specs)): instances}
+            else:
+                raise RequestError(f"each instance must be an object with {sorted(specs)}")
+        else:
+            inputs = body["inputs"]
+            columns = inputs if isinstance(inputs, dict) else (
+                {next(iter(specs)): inputs} if len(specs) == 1 else None)
+            if columns is None:
+                raise RequestError(f"'inputs' must be an object with {sorted(specs)}")
+        missing = [key for key in specs if key not in columns or columns[key] is None
+                   or any(v is None for v in columns[key])]
+        if missing:
+            raise RequestError(f"missing input(s) {missing} for signature {name!r}")
+        try:
+            tensors = {key: tf.constant(columns[key], dtype=specs[key].dtype) for key in specs}
+        except (TypeError, ValueError) as error:
+            raise RequestError(f"inputs do not match signature {name!r}: {error}") from error
+        outputs = await self._call(lambda: {k: v.numpy() for k, v in signature(**tensors).items()})
+        if "instances" in body:
+            rows = len(next(iter(outputs.values())))
+            if len(outputs) == 1:
+                predictions = _to_json(next(iter(outputs.values())))
+            else:
+                converted = {k: _to_json(v) for k, v in outputs.items()}
+                predictions = [{k: converted[k][i] for k in outputs} for i in range(rows)]
+            return web.json_response({"predictions": predictions})
+        return web.json_response({"outputs": {k: _to_json(v) for k, v in outputs.items()}})
+
+    async def _recommend(self, users: List[str], k: Any, exclude_seen: Any) -> web.Response:
+        model = self._model()
+        k = _int_field(k, "k", 1, model.max_k)
+        exclude_seen = _bool_field(exclude_seen, "exclude_seen")
+        results = await self._call(model.recommend, users, k, exclude_seen)
+        return web.json_response({"model_version": model.version,
+                                  "recommendations": [_recommendations_json(r) for r in results]})
+
+    async def recommend_get(self, request: web.Request) -> web.Response:
+        user = request.query.get("user")
+        if not user:
+            raise RequestError("the 'user' query parameter is required")
+        return await self._recommend([user], request.query.get("k", "10"),
+                                     request.query.get("exclude_seen", "true"))
+
+    async def recommend_post(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        users = _id_list(body.get("users"), "users", self.MAX_BATCH)
+        return await self._recommend(users, body.get("k", 10), body.get("exclude_seen", True))
+
+    async def predict(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        pairs = body.get("pairs")
+        if not isinstance(pairs, list) or not pairs or len(pairs) > self.MAX_BATCH:
+            raise RequestError(f"'pairs' must be a list of 1..{self.MAX_BATCH} "
+                               "{\"user\": ..., \"item\": ...} objects")
+        if not all(isinstance(p, dict) and isinstance(p.get("user"), str)
+                   and isinstance(p.get("item"), str) for p in pairs):
+            raise RequestError("each pair must be {\"user\": string, \"item\": string}")
+        model = self._model()
+        users, items = [p["user"] for p in pairs], [p["item"] for p in pairs]
+        known_items = await self._call(model.known_items, items)
+        unknown = [item for item, known in zip(items, known_items) if not known]
+        if unknown:
+            raise RequestError(f"unknown item(s), not in the training data: {unknown[:10]}", 404)
+        ratings, known_users = await self._call(
+            lambda: (model.predict_rating(users, items), model.known_users(users)))
+        return web.json_response({"model_version": model.version, "predictions": [
+            {"user": u, "item": i, "rating": float(r), "cold_start": not bool(known)}
+            for u, i, r, known in zip(users, items, ratings, known_users)]})
+
+    async def similar_items(self, request: web.Request) -> web.Response:
+        item = request.query.get("item")
+        if not item:
+            raise RequestError("the 'item' query parameter is required")
+        model = self._model()
+        k = _int_field(request.query.get("k", "10"), "k", 1, model.max_k)
+        if not (await self._call(model.known_items, [item]))[0]:
+            raise RequestError(f"unknown item {item!r}, not in the training data", 404)
+        (items,) = await self._call(model.similar_items, [item], k)
+        return web.json_response({"model_version": model.version, "item": item, "items": [
+            {"item_id": r.item_id, "title": r.title, "score": r.score} for r in items]})
+
+
+def serve(serving_dir: str, model_name: str, host: str, port: int, poll_seconds: float) -> None:
+    """Runs the server until interrupted; the first version loads before it listens."""
+    holder = ModelHolder(serving_dir, model_name)
+    holder.refresh()
+    if holder.current is None:
+        log.warning("no loadable version under %s yet; /readyz answers 503 until one is pushed",
+                    holder.base)
+    server = Server(holder, poll_seconds=poll_seconds)
+    web.run_app(server.app, host=host, port=port, print=lambda message: print(message, flush=True))
