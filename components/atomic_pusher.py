@@ -16,6 +16,11 @@ Each version records the model artifact it came from in
 `assets.extra/push_info.json` (TF Serving's folder for extra files); when the
 newest version already holds the same model, as after a re-run that changed
 nothing, no duplicate version is published.
+
+A blessed model is still refused when the recall of its ScaNN index against
+exact search, measured at export (`assets.extra/index_quality.json`), is below
+the Pusher's `custom_config["min_index_recall"]`; the reason is recorded on the
+PushedModel artifact as `refused_reason`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import json
 import os
 import time
 import uuid
+
+from absl import logging
 from typing import Any, Dict, List
 
 from tfx import types
@@ -37,6 +44,22 @@ from mtrec.serving.versions import published_versions
 
 STAGING_PREFIX = ".staging-"
 PUSH_INFO = os.path.join("assets.extra", "push_info.json")
+INDEX_QUALITY = os.path.join("assets.extra", "index_quality.json")
+MIN_INDEX_RECALL_KEY = "min_index_recall"
+REFUSED_REASON_KEY = "refused_reason"
+
+
+def index_refusal(model_path: str, min_recall: float) -> str | None:
+    """Why the model's index is not good enough to push, or None if it is."""
+    path = os.path.join(model_path, INDEX_QUALITY)
+    if not fileio.exists(path):
+        return f"no index quality record at {path}"
+    with fileio.open(path) as handle:
+        quality = json.load(handle)
+    if quality["recall_at_k"] < min_recall:
+        return (f"ScaNN recall@{quality['k']} against exact search is "
+                f"{quality['recall_at_k']:.4f}, below the required {min_recall:.4f}")
+    return None
 
 
 def _source_model(version_dir: str) -> str | None:
@@ -92,6 +115,14 @@ class AtomicPushExecutor(pusher_executor.Executor):
             self._MarkNotPushed(model_push)
             return
         model_path = self.GetModelPath(input_dict)
+        custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+                                   or "null") or {}
+        refusal = index_refusal(model_path, float(custom_config.get(MIN_INDEX_RECALL_KEY, 0.0)))
+        if refusal:
+            logging.error("not pushing %s: %s", model_path, refusal)
+            self._MarkNotPushed(model_push)
+            model_push.set_string_custom_property(REFUSED_REASON_KEY, refusal)
+            return
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)

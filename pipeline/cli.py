@@ -6,12 +6,17 @@
                               predicted rating for a (user, item) pair
   mtrec similar-items --item I
                               items most similar to an item
+  mtrec similar-users --user U
+                              users most similar to a user
+  mtrec export-embeddings -o DIR [--format csv|npy|parquet]
+                              every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
   mtrec data prepare DATASET  convert a public dataset into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
 (one clear line, no traceback; `--debug` shows it and every log line); 3 the
-run completed but the gate did not bless the model, so nothing was pushed.
+run completed but the model was not blessed (or its index was refused), so
+nothing was pushed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from mtrec.pipeline import env
 
 EXIT_USAGE = 2
-EXIT_NOT_BLESSED = 3  # the run completed, but the gate did not bless the model
+EXIT_NOT_BLESSED = 3  # the run completed, but the model was not blessed or not pushed
 
 
 class UserError(Exception):
@@ -106,6 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("-k", type=int, default=10, help="number of items (default 10)")
     _common_serving_args(similar)
 
+    similar_users = commands.add_parser(
+        "similar-users", help="users most similar to a user, from the latest pushed model",
+        description="Ranks users by the cosine similarity of their embeddings to the user's.")
+    similar_users.add_argument("--user", required=True, help="user id")
+    similar_users.add_argument("-k", type=int, default=10, help="number of users (default 10)")
+    _common_serving_args(similar_users)
+
+    export = commands.add_parser(
+        "export-embeddings", help="write user and item embeddings with their ids",
+        description="Writes every user's and item's embedding from the latest pushed model: "
+                    "csv (id,e0,e1,...), npy (+ ids .txt) or parquet (id, embedding list).")
+    export.add_argument("--format", choices=["csv", "npy", "parquet"], default="csv",
+                        help="file format (default csv)")
+    export.add_argument("-o", "--output", required=True, help="folder to write the files to")
+    _common_serving_args(export)
+
     serve = commands.add_parser(
         "serve", help="HTTP server over the latest pushed model (TF Serving REST shape and more)",
         description="Serves the newest pushed version over HTTP and switches to newer versions "
@@ -159,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         failed = handler.current or "the pipeline"
         raise RuntimeError(f"{failed} failed: {error}") from error
     result = summary.print_run_summary(ran, wall_seconds=time.monotonic() - started)
-    return 0 if result.blessed else EXIT_NOT_BLESSED
+    return 0 if result.blessed and result.pushed_path else EXIT_NOT_BLESSED
 
 
 def _load_model(args: argparse.Namespace):
@@ -209,6 +230,28 @@ def _similar_items(args: argparse.Namespace) -> int:
     return 0
 
 
+def _similar_users(args: argparse.Namespace) -> int:
+    model = _load_model(args)
+    if args.k < 1 or args.k > model.max_k:
+        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    if not model.known_users([args.user])[0]:
+        raise UserError(f"user {args.user!r} was not in the training data")
+    (users,) = model.similar_users([args.user], args.k)
+    for rank, (user, score) in enumerate(users, 1):
+        print(f"{rank:3d}  {user}  {score:.4f}")
+    return 0
+
+
+def _export_embeddings(args: argparse.Namespace) -> int:
+    from mtrec.serving.embeddings_export import export_embeddings
+
+    model = _load_model(args)
+    written = export_embeddings(model, args.output, args.format)
+    print(f"wrote {written['user']} user and {written['item']} item embeddings "
+          f"({args.format}) from version {model.version} to {args.output}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -237,7 +280,8 @@ def _data(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict,
-             "similar-items": _similar_items, "serve": _serve, "data": _data}
+             "similar-items": _similar_items, "similar-users": _similar_users,
+             "export-embeddings": _export_embeddings, "serve": _serve, "data": _data}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -79,6 +79,7 @@ class ServingConfig:
     serving_dir: str = "mtrec_output/serving"
     model_name: str = "recommender"
     max_k: int = 100
+    min_index_recall: float = 0.95  # the Pusher refuses an index less accurate than this
 
 
 @dataclasses.dataclass
@@ -132,6 +133,8 @@ class Config:
         _check(g.max_rmse > 0, "gate.max_rmse", f"must be > 0, got {g.max_rmse}")
         _check(g.max_rmse_increase >= 0, "gate.max_rmse_increase", f"must be >= 0, got {g.max_rmse_increase}")
         _check(1 <= self.serving.max_k <= 10_000, "serving.max_k", f"must be in 1..10000, got {self.serving.max_k}")
+        _check(0 <= self.serving.min_index_recall <= 1, "serving.min_index_recall",
+               f"must be in [0, 1], got {self.serving.min_index_recall}")
         _check(bool(self.serving.model_name) and "/" not in self.serving.model_name,
                "serving.model_name", f"must be a non-empty name without '/', got {self.serving.model_name!r}")
         return self

@@ -11,7 +11,7 @@ import os
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
-from mtrec.components.atomic_pusher import AtomicPushExecutor
+from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
 from mtrec.pipeline.code_version import model_code_version
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.gate import build_eval_config
@@ -68,6 +68,7 @@ def create_pipeline(config: Config) -> tfx.dsl.Pipeline:
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=os.path.join(config.serving.serving_dir,
                                             config.serving.model_name))),
+        custom_config={MIN_INDEX_RECALL_KEY: config.serving.min_index_recall},
         custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
 
     return tfx.dsl.Pipeline(

@@ -50,6 +50,7 @@ class RunResult:
     blessed: Optional[bool]  # None if the Evaluator did not run
     gate_failures: List[str]
     pushed_path: Optional[str]
+    push_refused: Optional[str] = None  # why a blessed model was not pushed
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -145,7 +146,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
         for artifact in store.get_artifacts_by_id(ids):
             outputs.setdefault(types[artifact.type_id], []).append(artifact)
 
-    metrics, failures, blessed, pushed_path = [], [], None, None
+    metrics, failures, blessed, pushed_path, refused = [], [], None, None, None
     if "ModelEvaluation" in outputs:
         metrics, failures = read_evaluation(outputs["ModelEvaluation"][-1].uri)
     if "ModelBlessing" in outputs:
@@ -153,4 +154,6 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
     for pushed in outputs.get("PushedModel", []):
         if pushed.custom_properties["pushed"].int_value:
             pushed_path = pushed.custom_properties["pushed_destination"].string_value
-    return RunResult(run.name, components, metrics, blessed, failures, pushed_path)
+        elif "refused_reason" in pushed.custom_properties:
+            refused = pushed.custom_properties["refused_reason"].string_value
+    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused)

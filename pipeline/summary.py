@@ -49,6 +49,9 @@ def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
         console.print("[bold red]Gate: NOT BLESSED[/] – " + "; ".join(result.gate_failures))
     if result.pushed_path:
         console.print(f"Pushed model: [bold]{result.pushed_path}[/]")
+    elif result.push_refused:
+        console.print(f"[bold red]Push refused[/] – {result.push_refused}. The serving folder "
+                      "keeps its previous version.")
     else:
         console.print("Nothing pushed; the serving folder keeps its previous version.")
     console.print(f"Run {result.run_id} finished in {wall_seconds:.0f}s "

@@ -102,6 +102,20 @@ class PushedModel:
         self._check_k(k)
         return self._rows(self.signatures["similar_items"](item_id=tf.constant(list(item_ids))), k)
 
+    def similar_users(self, user_ids: Sequence[str], k: int) -> List[List[tuple[str, float]]]:
+        """(user_id, cosine similarity) of the users most similar to each user."""
+        self._check_k(k)
+        outputs = self.signatures["similar_users"](user_id=tf.constant(list(user_ids)))
+        return [[(u.decode(), float(s)) for u, s in zip(ids[:k], scores[:k])]
+                for ids, scores in zip(outputs["user_ids"].numpy(), outputs["scores"].numpy())]
+
+    def embedding_table(self, kind: str) -> tuple[List[str], np.ndarray]:
+        """(ids, embeddings [N, d]) of every 'user' or 'item' the model knows."""
+        if kind not in ("user", "item"):
+            raise ValueError(f"kind must be 'user' or 'item', got {kind!r}")
+        outputs = self.signatures[f"{kind}_embedding_table"]()
+        return [i.decode() for i in outputs["ids"].numpy()], outputs["embeddings"].numpy()
+
     def predict_rating(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
         outputs = self.signatures["predict_rating"](
             user_id=tf.constant(list(user_ids)), item_id=tf.constant(list(item_ids)))

@@ -57,3 +57,47 @@ def test_republishing_the_same_model_adds_no_version(tmp_path):
 def test_no_version_is_a_clear_error(tmp_path):
     with pytest.raises(NoPushedModelError, match="no pushed model under"):
         latest_version_dir(str(tmp_path), "recommender")
+
+
+def _run_executor(tmp_path, recall: float, min_recall: float):
+    """Runs the real executor on real TFX artifacts; returns the PushedModel artifact."""
+    import json as json_lib
+
+    from google.protobuf import json_format
+    from tfx.proto import pusher_pb2
+    from tfx.types import standard_artifacts
+
+    from mtrec.components.atomic_pusher import AtomicPushExecutor
+
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "trainer_model")
+    serving = tmp_path / "trainer_model" / "Format-Serving"
+    (serving / "assets.extra").mkdir(parents=True)
+    (serving / "saved_model.pb").write_bytes(b"graph")
+    (serving / "assets.extra" / "index_quality.json").write_text(
+        json_lib.dumps({"recall_at_k": recall, "k": 100, "users": 500}))
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / "blessing")
+    blessing.set_int_custom_property("blessed", 1)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / "pushed")
+    destination = pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
+        base_directory=str(tmp_path / "serving")))
+    AtomicPushExecutor().Do(
+        {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
+        {"push_destination": json_format.MessageToJson(destination),
+         "custom_config": json_lib.dumps({"min_index_recall": min_recall})})
+    return pushed
+
+
+def test_executor_pushes_a_blessed_model_with_an_accurate_index(tmp_path):
+    pushed = _run_executor(tmp_path, recall=0.99, min_recall=0.95)
+    assert pushed.get_int_custom_property("pushed") == 1
+    assert published_versions(str(tmp_path / "serving")) != []
+
+
+def test_executor_refuses_an_inaccurate_index(tmp_path):
+    pushed = _run_executor(tmp_path, recall=0.80, min_recall=0.95)
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert "0.8000, below the required 0.9500" in pushed.get_string_custom_property("refused_reason")
+    assert published_versions(str(tmp_path / "serving")) == []

@@ -256,3 +256,34 @@ def test_degraded_model_is_not_blessed_and_serving_is_untouched(degraded, runs):
     base = _serving_base(degraded.config)
     after = {v: _tree_digest(os.path.join(base, str(v))) for v in published_versions(base)}
     assert after == before  # the previously pushed version is intact, nothing was added
+
+
+def test_similar_users_and_embedding_export(first, tmp_path):
+    import csv
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from mtrec.serving.embeddings_export import export_embeddings
+    from mtrec.serving.loader import PushedModel
+
+    model = PushedModel(first.result.pushed_path)
+    (similar,) = model.similar_users(["u0001"], 5)
+    assert len(similar) == 5 and "u0001" not in [user for user, _ in similar]
+    assert [score for _, score in similar] == sorted((s for _, s in similar), reverse=True)
+    user_ids, user_vectors = model.embedding_table("user")
+    item_ids, item_vectors = model.embedding_table("item")
+    assert len(user_ids) == 600 and user_vectors.shape == (600, 32)
+    assert len(item_ids) == item_vectors.shape[0] and item_vectors.shape[1] == 32
+    for fmt in ("csv", "npy", "parquet"):
+        assert export_embeddings(model, str(tmp_path / fmt), fmt) == {
+            "user": 600, "item": len(item_ids)}
+    with open(tmp_path / "csv" / "item_embeddings.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:2] == ["id", "e0"] and len(rows) == len(item_ids) + 1
+    np.testing.assert_allclose([float(v) for v in rows[1][1:]], item_vectors[0], rtol=1e-6)
+    assert np.load(tmp_path / "npy" / "user_embeddings.npy").shape == (600, 32)
+    assert (tmp_path / "npy" / "user_ids.txt").read_text().split() == user_ids
+    table = pq.read_table(tmp_path / "parquet" / "user_embeddings.parquet")
+    assert table.column("id").to_pylist() == user_ids
+    np.testing.assert_allclose(table.column("embedding").to_pylist()[3], user_vectors[3], rtol=1e-6)

@@ -10,6 +10,9 @@ Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
                                excluded: the cold-start fallback for unknown users
   similar_items                item_id -> the items whose embeddings have the highest
                                cosine similarity, the item itself excluded
+  similar_users                user_id -> user_ids, scores [B, max_k], the same for users
+  user_embedding_table,        () -> ids [N], embeddings [N, d]: every user (item) of
+  item_embedding_table            the training vocabulary, for export
   predict_rating               user_id, item_id -> rating [B]
   user_embedding               user_id -> embedding [B, d]
   item_embedding               item_id -> embedding [B, d]
@@ -69,6 +72,7 @@ class RecommenderModule(tf.Module):
         self.user_lookup = vocabulary_lookup(user_vocabulary)
         self.item_lookup = vocabulary_lookup(item_vocabulary)
         self.item_ids = tf.constant(list(item_vocabulary), tf.string)
+        self.user_ids = tf.constant(list(user_vocabulary), tf.string)
         self.item_titles = tf.constant([item_titles.get(i, "") for i in item_vocabulary], tf.string)
         candidates = model.item_tower(tf.range(num_items, dtype=tf.int64))
         self.candidates = tf.Variable(candidates, trainable=False, name="candidates")
@@ -159,6 +163,27 @@ class RecommenderModule(tf.Module):
         scores = tf.where(corpus[None, :] == item_index[:, None], tf.float32.min, scores)
         return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
 
+    @tf.function(input_signature=[_IDS])
+    def similar_users(self, user_id):
+        user_index = self.user_lookup.lookup(user_id)
+        num_users = tf.shape(self.user_ids, out_type=tf.int64)[0]
+        table = tf.math.l2_normalize(self.model.user_tower(tf.range(num_users)), axis=1)
+        query = tf.math.l2_normalize(self.model.user_tower(user_index), axis=1)
+        scores = tf.matmul(query, table, transpose_b=True)
+        users = tf.range(num_users)
+        scores = tf.where(users[None, :] == user_index[:, None], tf.float32.min, scores)
+        top = tf.math.top_k(scores, k=tf.minimum(self.max_k, tf.cast(num_users, tf.int32)))
+        return {"user_ids": tf.gather(self.user_ids, top.indices), "scores": top.values}
+
+    @tf.function(input_signature=[])
+    def user_embedding_table(self):
+        num_users = tf.shape(self.user_ids, out_type=tf.int64)[0]
+        return {"ids": self.user_ids, "embeddings": self.model.user_tower(tf.range(num_users))}
+
+    @tf.function(input_signature=[])
+    def item_embedding_table(self):
+        return {"ids": self.item_ids, "embeddings": tf.identity(self.candidates)}
+
     @tf.function(input_signature=[_IDS, _IDS])
     def predict_rating(self, user_id, item_id):
         rating = self.model.predict_rating(self.user_lookup.lookup(user_id),
@@ -212,6 +237,9 @@ class RecommenderModule(tf.Module):
             "recommend_exact": self.recommend_exact.get_concrete_function(),
             "recommend_popular": self.recommend_popular.get_concrete_function(),
             "similar_items": self.similar_items.get_concrete_function(),
+            "similar_users": self.similar_users.get_concrete_function(),
+            "user_embedding_table": self.user_embedding_table.get_concrete_function(),
+            "item_embedding_table": self.item_embedding_table.get_concrete_function(),
             "predict_rating": self.predict_rating.get_concrete_function(),
             "user_embedding": self.user_embedding.get_concrete_function(),
             "item_embedding": self.item_embedding.get_concrete_function(),
