@@ -11,6 +11,7 @@
   mtrec export-embeddings -o DIR [--format csv|npy|parquet]
                               every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
+  mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
   mtrec data prepare DATASET  convert a public dataset into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
@@ -137,6 +138,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--poll-seconds", type=float, default=5.0,
                        help="how often to look for a newly pushed version (default 5)")
     _common_serving_args(serve)
+
+    bench = commands.add_parser("bench", help="benchmarks (results in docs/benchmarks.md)",
+                                description="Benchmark commands; each prints its table and "
+                                            "writes it to docs/benchmarks.md.")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    serving_bench = bench_commands.add_parser(
+        "serving", help="ScaNN against brute force (recall, latency, throughput), and HTTP load",
+        description="Measures the index the exporter builds against TFRS brute force on synthetic "
+                    "clustered embeddings, then loads `mtrec serve` over the newest pushed model "
+                    "with 50 concurrent clients. Takes several minutes at 1M items.")
+    serving_bench.add_argument("--sizes", default="10000,100000,1000000",
+                               help="corpus sizes, comma-separated (default 10000,100000,1000000)")
+    serving_bench.add_argument("--dims", default="32,64",
+                               help="embedding sizes, comma-separated (default 32,64)")
+    serving_bench.add_argument("--no-http", action="store_true",
+                               help="skip the HTTP load test (it needs a pushed model)")
+    serving_bench.add_argument("--output", default="docs/benchmarks.md",
+                               help="markdown file to write the table to")
+    _common_serving_args(serving_bench)
 
     data = commands.add_parser("data", help="prepare datasets",
                                description="Dataset preparation commands.")
@@ -270,6 +290,35 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from mtrec.benchmarks import report, serving
+    from mtrec.pipeline.config import load_config
+
+    try:
+        sizes = [int(v) for v in args.sizes.split(",")]
+        dims = [int(v) for v in args.dims.split(",")]
+    except ValueError as error:
+        raise UserError(f"--sizes and --dims take comma-separated integers: {error}") from error
+    if not all(s >= 1000 for s in sizes) or not all(1 <= d <= 1024 for d in dims):
+        raise UserError("sizes must be >= 1000 and dims in 1..1024")
+    rows = []
+    for size in sizes:
+        for dim in dims:
+            print(f"index: {size:,} items, d={dim} ...", flush=True)
+            rows += serving.bench_index(size, dim)
+    http = None
+    if not args.no_http:
+        config = load_config(args.config)
+        print("HTTP: 50 concurrent clients ...", flush=True)
+        http = serving.bench_http(args.serving_dir or config.serving.serving_dir,
+                                  args.model_name or config.serving.model_name)
+    section = serving.render(rows, http, report.machine())
+    print(section)
+    report.write_section(args.output, section)
+    print(f"written to {args.output}")
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from mtrec.data import movielens
 
@@ -281,7 +330,8 @@ def _data(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict,
              "similar-items": _similar_items, "similar-users": _similar_users,
-             "export-embeddings": _export_embeddings, "serve": _serve, "data": _data}
+             "export-embeddings": _export_embeddings, "serve": _serve, "bench": _bench,
+             "data": _data}
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -84,18 +84,17 @@ class PushedModel:
 
     def recommend(self, user_ids: Sequence[str], k: int, exclude_seen: bool = True,
                   exact: bool = False) -> List[UserRecommendations]:
-        """Top-`k` items for each user (k <= max_k); unknown users get the popular items."""
+        """Top-`k` items for each user (k <= max_k); unknown users get the popular
+        items (the signature's cold-start fallback), in one model call."""
         self._check_k(k)
         if exact and not exclude_seen:
             raise ValueError("exact search is available with seen items excluded only")
         name = ("recommend_exact" if exact else
                 "recommend" if exclude_seen else "recommend_including_seen")
-        users = tf.constant(list(user_ids))
-        personal = self._rows(self.signatures[name](user_id=users), k)
-        popular = self._rows(self.signatures["recommend_popular"](user_id=users), k)
-        known = self.known_users(user_ids)
-        return [UserRecommendations(user, mine if is_known else fallback, not is_known)
-                for user, mine, fallback, is_known in zip(user_ids, personal, popular, known)]
+        outputs = self.signatures[name](user_id=tf.constant(list(user_ids)))
+        return [UserRecommendations(user, items, bool(cold))
+                for user, items, cold in zip(user_ids, self._rows(outputs, k),
+                                             outputs["cold_start"].numpy())]
 
     def similar_items(self, item_ids: Sequence[str], k: int) -> List[List[Recommendation]]:
         """Items most similar to each (known) item, by embedding cosine similarity."""

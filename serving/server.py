@@ -16,6 +16,11 @@ Endpoints (JSON in and out; errors are {"error": message} with a 4xx/5xx):
   POST /predict                         {"pairs": [{"user": U, "item": I}, ...]}
   GET  /similar-items?item=I&k=10
 
+Concurrent recommend requests are micro-batched, as TF Serving batches: while
+one model call runs, new requests queue, and the next call answers all of
+them at once (no timer, so a lone request waits for nothing). Under 50
+concurrent clients this turns 50 small calls into a few large ones.
+
 A watcher polls the serving folder; a newer version is loaded beside the
 current one and swapped in with one reference assignment, so requests in
 flight finish on the version they started with and none is dropped. A version
@@ -131,6 +136,53 @@ def _id_list(value: Any, name: str, limit: int) -> List[str]:
     return value
 
 
+class RecommendBatcher:
+    """Answers concurrent recommend calls with as few model calls as possible."""
+
+    def __init__(self, run_in_executor, max_users: int = 512):
+        self._run = run_in_executor
+        self._max_users = max_users
+        self._pending: List[tuple] = []  # (model, users, exclude_seen, future)
+        self._draining = False
+
+    async def recommend(self, model: PushedModel, users: List[str], k: int,
+                        exclude_seen: bool) -> List[UserRecommendations]:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((model, users, exclude_seen, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.ensure_future(self._drain())
+        results = await future
+        return [UserRecommendations(r.user_id, r.items[:k], r.cold_start) for r in results]
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                model, _, exclude_seen, _ = self._pending[0]
+                batch, rest, size = [], [], 0
+                for entry in self._pending:
+                    same = entry[0] is model and entry[2] == exclude_seen
+                    if same and (not batch or size + len(entry[1]) <= self._max_users):
+                        batch.append(entry)
+                        size += len(entry[1])
+                    else:
+                        rest.append(entry)
+                self._pending = rest
+                users = [user for entry in batch for user in entry[1]]
+                try:
+                    results = await self._run(model.recommend, users, model.max_k, exclude_seen)
+                except Exception as error:  # each waiting request answers with it
+                    for entry in batch:
+                        entry[3].set_exception(error)
+                    continue
+                start = 0
+                for entry in batch:
+                    entry[3].set_result(results[start:start + len(entry[1])])
+                    start += len(entry[1])
+        finally:
+            self._draining = False
+
+
 def _recommendations_json(result: UserRecommendations) -> Dict[str, Any]:
     return {"user": result.user_id, "cold_start": result.cold_start,
             "items": [{"item_id": r.item_id, "title": r.title, "score": r.score}
@@ -166,6 +218,7 @@ class Server:
             web.post("/predict", self.predict),
             web.get("/similar-items", self.similar_items),
         ])
+        self.batcher = RecommendBatcher(self._call)
         self.app.on_startup.append(self._start_watcher)
         self.app.on_cleanup.append(self._stop_watcher)
 
@@ -278,7 +331,7 @@ class Server:
         model = self._model()
         k = _int_field(k, "k", 1, model.max_k)
         exclude_seen = _bool_field(exclude_seen, "exclude_seen")
-        results = await self._call(model.recommend, users, k, exclude_seen)
+        results = await self.batcher.recommend(model, users, k, exclude_seen)
         return web.json_response({"model_version": model.version,
                                   "recommendations": [_recommendations_json(r) for r in results]})
 

@@ -150,6 +150,7 @@ def test_first_model_is_blessed_and_pushed(first):
         index_quality = json.load(f)
     assert index_quality["k"] == 100 and index_quality["users"] == 500
     assert index_quality["recall_at_k"] >= 0.95
+    assert index_quality["scann_p50_ms"] > 0 and index_quality["exact_p50_ms"] > 0
 
 
 def _read_split(examples_uri: str, split: str) -> list[tuple[str, str]]:

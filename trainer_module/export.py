@@ -3,9 +3,13 @@
 Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
 
   serving_default, recommend   user_id -> top-k items by ScaNN, items the user
-                               rated in training excluded: item_ids, titles, scores [B, k]
+                               rated in training excluded: item_ids, titles, scores [B, k],
+                               cold_start [B]; a user unknown to the model gets the most
+                               popular items (cold_start true), never the arbitrary list of
+                               the out-of-vocabulary embedding
   recommend_including_seen     the same without the exclusion
-  recommend_exact              brute-force top-k, seen excluded (for checking the index)
+  recommend_exact              brute-force top-k, seen excluded (for checking the index),
+                               with the same cold-start fallback
   recommend_popular            the most-interacted items of the training data, seen
                                excluded: the cold-start fallback for unknown users
   similar_items                item_id -> the items whose embeddings have the highest
@@ -33,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from typing import Dict, Mapping, Sequence
 
 import numpy as np
@@ -78,6 +83,9 @@ class RecommenderModule(tf.Module):
         self.candidates = tf.Variable(candidates, trainable=False, name="candidates")
         self.popularity = tf.Variable(np.asarray(item_counts, np.float32), trainable=False,
                                       name="popularity")
+        # An unknown user has no seen items, so the cold-start list is one constant.
+        most_popular = np.argsort(-np.asarray(item_counts), kind="stable")[: self.max_k]
+        self.cold_start_items = tf.constant(most_popular, tf.int64)
         # Seen items per user index; the OOV user's row is empty.
         self.seen_values = tf.Variable(seen_items.values, trainable=False, name="seen_values")
         self.seen_row_splits = tf.Variable(seen_items.row_splits, trainable=False,
@@ -117,6 +125,21 @@ class RecommenderModule(tf.Module):
             "scores": tf.ensure_shape(top.values, shape),
         }
 
+    def _with_cold_start(self, user_index: tf.Tensor,
+                         personal: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """Replaces the rows of unknown users by the most popular items."""
+        cold = user_index >= self.user_lookup.size()
+        batch = tf.shape(user_index)[0]
+        fallback = {
+            "item_ids": tf.gather(self.item_ids, self.cold_start_items),
+            "titles": tf.gather(self.item_titles, self.cold_start_items),
+            "scores": tf.gather(self.popularity, self.cold_start_items),
+        }
+        outputs = {name: tf.where(cold[:, None], tf.tile(fallback[name][None, :], [batch, 1]), value)
+                   for name, value in personal.items()}
+        outputs["cold_start"] = cold
+        return outputs
+
     def _approximate(self, user_id: tf.Tensor, exclude_seen: bool) -> Dict[str, tf.Tensor]:
         user_index, vectors = self._user_vectors(user_id)
         scores, corpus_indices = self.index(vectors)
@@ -124,7 +147,7 @@ class RecommenderModule(tf.Module):
         if exclude_seen:
             seen = tf.gather(self._seen_mask(user_index), corpus_indices, batch_dims=1)
             scores = tf.where(seen, tf.float32.min, scores)
-        return self._top_k(scores, corpus_indices)
+        return self._with_cold_start(user_index, self._top_k(scores, corpus_indices))
 
     # -- signatures ----------------------------------------------------------
 
@@ -142,7 +165,8 @@ class RecommenderModule(tf.Module):
         scores = tf.matmul(vectors, self.candidates, transpose_b=True)
         scores = tf.where(self._seen_mask(user_index), tf.float32.min, scores)
         corpus = tf.range(tf.shape(self.candidates, out_type=tf.int64)[0])
-        return self._top_k(scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64)))
+        return self._with_cold_start(user_index, self._top_k(
+            scores, tf.broadcast_to(corpus, tf.shape(scores, out_type=tf.int64))))
 
     @tf.function(input_signature=[_IDS])
     def recommend_popular(self, user_id):
@@ -249,14 +273,30 @@ class RecommenderModule(tf.Module):
         }
 
 
-def measure_index_recall(module: RecommenderModule, user_ids: Sequence[str]) -> Dict[str, object]:
-    """Recall@max_k of the ScaNN `recommend` against brute-force `recommend_exact`."""
+def _median_latency_ms(function, user_ids: Sequence[str]) -> float:
+    """Median wall time of one single-user call (the first call traces, untimed)."""
+    function(tf.constant(list(user_ids[:1])))
+    times = []
+    for user in user_ids:
+        start = time.perf_counter()
+        function(tf.constant([user]))
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def measure_index_quality(module: RecommenderModule, user_ids: Sequence[str],
+                          latency_users: int = 50) -> Dict[str, object]:
+    """Recall@max_k of the ScaNN `recommend` against brute-force `recommend_exact`,
+    and the median single-user latency of both."""
     approximate = module.recommend(tf.constant(list(user_ids)))["item_ids"].numpy()
     exact = module.recommend_exact(tf.constant(list(user_ids)))["item_ids"].numpy()
+    timed = list(user_ids[:latency_users])
     return {
         "recall_at_k": recall_against_exact(approximate, exact),
         "k": module.max_k,
         "users": len(user_ids),
+        "scann_p50_ms": _median_latency_ms(module.recommend, timed),
+        "exact_p50_ms": _median_latency_ms(module.recommend_exact, timed),
         "scann": dataclasses.asdict(module.index_settings),
     }
 
