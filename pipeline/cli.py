@@ -1,6 +1,7 @@
 """The `mtrec` command line.
 
   mtrec run                   run the whole pipeline (sample data by default)
+  mtrec compile kubeflow -o F write the pipeline as a Kubeflow v2 / Vertex PipelineJob
   mtrec recommend --user U    top-k items for a user from the latest pushed model
   mtrec predict --user U --item I
                               predicted rating for a (user, item) pair
@@ -82,9 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--objective", choices=["joint", "retrieval", "rating"],
                      help="loss-weight preset (model.objective)")
     run.add_argument("--epochs", type=int, help="training epochs (model.epochs)")
+    run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                     help="an Apache Beam pipeline option for the data components, e.g. "
+                          "--beam-arg=--direct_running_mode=multi_processing (repeatable; "
+                          "added to beam_args)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any config value, e.g. --set gate.min_top_k_accuracy=0.5 "
                           "(repeatable)")
+
+    compile_parser = commands.add_parser(
+        "compile", help="compile the pipeline for an orchestrator",
+        description="Writes the pipeline for an orchestrator without running it.")
+    compile_parser.add_argument("orchestrator", choices=["kubeflow"],
+                                help="kubeflow: a Kubeflow Pipelines v2 / Vertex AI PipelineJob JSON")
+    compile_parser.add_argument("-o", "--output", required=True, help="file to write, e.g. pipeline.json")
+    compile_parser.add_argument("--config", help="TOML config file; its paths must be reachable "
+                                "from the cluster (e.g. gs://...)")
+    compile_parser.add_argument("--image", help="container image for every component (kubeflow.image)")
+    compile_parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                                help="any config value (repeatable)")
 
     recommend = commands.add_parser(
         "recommend", help="top-k items for a user from the latest pushed model",
@@ -185,6 +202,7 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = value
     config = load_config(args.config, overrides)
+    config.beam_args = list(config.beam_args) + list(args.beam_arg)
     check_inputs(config)  # before the slow TFX import, so mistakes are reported at once
 
     from mtrec.pipeline import progress, summary
@@ -201,6 +219,21 @@ def _run(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{failed} failed: {error}") from error
     result = summary.print_run_summary(ran, wall_seconds=time.monotonic() - started)
     return 0 if result.blessed and result.pushed_path else EXIT_NOT_BLESSED
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from mtrec.pipeline.config import load_config
+
+    overrides = _parse_set(args.set)
+    if args.image is not None:
+        overrides["kubeflow.image"] = args.image
+    config = load_config(args.config, overrides)
+    from mtrec.pipeline.kubeflow_runner import compile_kubeflow
+
+    path = compile_kubeflow(config, args.output)
+    print(f"wrote {path} (image {config.kubeflow.image}); submit it to Vertex AI Pipelines or "
+          f"a Kubeflow Pipelines v2 cluster")
+    return 0
 
 
 def _load_model(args: argparse.Namespace):
@@ -328,7 +361,7 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _run, "recommend": _recommend, "predict": _predict,
+_COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict": _predict,
              "similar-items": _similar_items, "similar-users": _similar_users,
              "export-embeddings": _export_embeddings, "serve": _serve, "bench": _bench,
              "data": _data}

@@ -83,6 +83,13 @@ class ServingConfig:
 
 
 @dataclasses.dataclass
+class KubeflowConfig:
+    """Kubeflow Pipelines v2 / Vertex AI Pipelines: the container every component runs in."""
+
+    image: str = "mtrec:latest"  # built from the repository's Dockerfile and pushed to a registry
+
+
+@dataclasses.dataclass
 class Config:
     """Everything one pipeline run needs."""
 
@@ -93,6 +100,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     @property
     def metadata_path(self) -> str:
@@ -133,6 +141,7 @@ class Config:
         _check(g.max_rmse > 0, "gate.max_rmse", f"must be > 0, got {g.max_rmse}")
         _check(g.max_rmse_increase >= 0, "gate.max_rmse_increase", f"must be >= 0, got {g.max_rmse_increase}")
         _check(1 <= self.serving.max_k <= 10_000, "serving.max_k", f"must be in 1..10000, got {self.serving.max_k}")
+        _check(bool(self.kubeflow.image.strip()), "kubeflow.image", "must name a container image")
         _check(0 <= self.serving.min_index_recall <= 1, "serving.min_index_recall",
                f"must be in [0, 1], got {self.serving.min_index_recall}")
         _check(bool(self.serving.model_name) and "/" not in self.serving.model_name,

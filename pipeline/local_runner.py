@@ -32,5 +32,6 @@ def run_local(config: Config) -> Config:
     """Runs the whole pipeline to completion; returns the config it ran with."""
     config = localize(config)
     os.makedirs(config.pipeline_root, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
     return config

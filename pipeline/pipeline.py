@@ -7,6 +7,7 @@ CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
 from __future__ import annotations
 
 import os
+from typing import Any, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -20,8 +21,13 @@ TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 
 
-def create_pipeline(config: Config) -> tfx.dsl.Pipeline:
-    """Builds the TFX pipeline for `config` (already validated)."""
+def create_pipeline(config: Config,
+                    metadata_connection_config: Optional[Any] = None) -> tfx.dsl.Pipeline:
+    """Builds the TFX pipeline for `config` (already validated).
+
+    `metadata_connection_config` is the runner's choice: SQLite for the local
+    runner, None where the orchestrator provides ML Metadata (Vertex, Kubeflow).
+    """
     code_version = model_code_version()
     example_gen = tfx.components.CsvExampleGen(
         input_base=config.data.ratings_dir,
@@ -77,6 +83,5 @@ def create_pipeline(config: Config) -> tfx.dsl.Pipeline:
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
                     trainer, latest_blessed_model, evaluator, pusher],
         enable_cache=True,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path),
+        metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

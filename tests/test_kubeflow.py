@@ -1,0 +1,51 @@
+"""Kubeflow (Vertex) compilation: the JSON parses into KFP's PipelineSpec
+protobuf, with every component, the gate's wiring and the image."""
+
+import json
+
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from mtrec.pipeline import cli
+
+IMAGE = "europe-docker.pkg.dev/project/repo/mtrec:1.0"
+
+
+def test_compile_kubeflow_pipeline_spec(tmp_path, capsys):
+    output = tmp_path / "out" / "pipeline.json"
+    code = cli.main(["compile", "kubeflow", "-o", str(output), "--image", IMAGE,
+                     "--set", "pipeline_root=gs://bucket/root",
+                     "--set", "serving.serving_dir=gs://bucket/serving",
+                     "--set", "data.ratings_dir=gs://bucket/ratings",
+                     "--set", "data.items_file=gs://bucket/items.csv"])
+    assert code == 0, capsys.readouterr().err
+    job = json.loads(output.read_text())
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
+            "Trainer", "Evaluator", "Pusher"} <= set(tasks)
+    assert any(name.startswith("latest_blessed_model_resolver") for name in tasks)
+
+    # The gate: the Pusher consumes the Evaluator's blessing and runs after it.
+    pusher = tasks["Pusher"]
+    blessing = pusher.inputs.artifacts["model_blessing"].task_output_artifact
+    assert (blessing.producer_task, blessing.output_artifact_key) == ("Evaluator", "blessing")
+    assert "Evaluator" in pusher.dependent_tasks
+    destination = json.loads(pusher.inputs.parameters["push_destination"]
+                              .runtime_value.constant_value.string_value)
+    assert destination["filesystem"]["base_directory"] == "gs://bucket/serving/recommender"
+    evaluator = tasks["Evaluator"]
+    baseline = evaluator.inputs.artifacts["baseline_model"].task_output_artifact
+    assert baseline.producer_task.startswith("latest_blessed_model_resolver")
+    eval_config = json.loads(evaluator.inputs.parameters["eval_config"]
+                             .runtime_value.constant_value.string_value)
+    gated = [m for m in eval_config["metrics_specs"][0]["metrics"] if "threshold" in m]
+    assert {json.loads(m["config"])["name"] for m in gated} == {
+        "top_100_accuracy_seen_excluded", "rmse"}
+
+    # Every component runs in the configured image.
+    executors = spec.deployment_spec["executors"]
+    images = {name: executor["container"]["image"] for name, executor in executors.items()
+              if "container" in executor}
+    assert len(images) >= 8 and set(images.values()) == {IMAGE}
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
