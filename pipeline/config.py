@@ -8,6 +8,7 @@ with the offending key named.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import pathlib
 import typing
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -90,6 +91,14 @@ class KubeflowConfig:
 
 
 @dataclasses.dataclass
+class AirflowConfig:
+    """The Airflow DAG's schedule (pipeline/airflow_dag.py)."""
+
+    schedule: str = "@daily"  # a cron expression or preset; "" for manual runs only
+    start_date: str = "2024-01-01"  # ISO date; past runs are not caught up
+
+
+@dataclasses.dataclass
 class Config:
     """Everything one pipeline run needs."""
 
@@ -101,6 +110,7 @@ class Config:
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
     kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
+    airflow: AirflowConfig = dataclasses.field(default_factory=AirflowConfig)
 
     @property
     def metadata_path(self) -> str:
@@ -141,6 +151,11 @@ class Config:
         _check(g.max_rmse > 0, "gate.max_rmse", f"must be > 0, got {g.max_rmse}")
         _check(g.max_rmse_increase >= 0, "gate.max_rmse_increase", f"must be >= 0, got {g.max_rmse_increase}")
         _check(1 <= self.serving.max_k <= 10_000, "serving.max_k", f"must be in 1..10000, got {self.serving.max_k}")
+        try:
+            datetime.datetime.fromisoformat(self.airflow.start_date)
+        except ValueError as error:
+            raise ConfigError(f"airflow.start_date: expected an ISO date, got "
+                              f"{self.airflow.start_date!r}") from error
         _check(bool(self.kubeflow.image.strip()), "kubeflow.image", "must name a container image")
         _check(0 <= self.serving.min_index_recall <= 1, "serving.min_index_recall",
                f"must be in [0, 1], got {self.serving.min_index_recall}")
