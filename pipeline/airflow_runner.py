@@ -8,9 +8,11 @@ as for the local runner, so `mtrec runs`-style tools read both alike.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Optional
 
+from mtrec.pipeline import beam_options
 from mtrec.pipeline.config import load_config
 from mtrec.pipeline.local_runner import localize
 
@@ -24,6 +26,7 @@ def create_airflow_dag(config_path: Optional[str] = None):
     from mtrec.pipeline.pipeline import create_pipeline
 
     config = localize(load_config(config_path))
+    config = dataclasses.replace(config, beam_args=beam_options.beam_args(config))
     airflow_config = {
         "schedule_interval": config.airflow.schedule or None,
         "start_date": datetime.datetime.fromisoformat(config.airflow.start_date),

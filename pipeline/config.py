@@ -19,6 +19,7 @@ from mtrec.trainer_module.features import TOP_K_VALUES, top_k_metric_name
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 OBJECTIVES = ("joint", "retrieval", "rating")
+BEAM_MODES = ("auto", "in_memory", "multi_processing")
 
 
 class ConfigError(ValueError):
@@ -105,6 +106,7 @@ class Config:
     pipeline_name: str = "mtrec"
     pipeline_root: str = "mtrec_output/pipeline"
     beam_args: List[str] = dataclasses.field(default_factory=list)
+    beam_mode: str = "auto"  # DirectRunner: auto | in_memory | multi_processing (see beam_options.py)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
@@ -156,6 +158,8 @@ class Config:
         except ValueError as error:
             raise ConfigError(f"airflow.start_date: expected an ISO date, got "
                               f"{self.airflow.start_date!r}") from error
+        _check(self.beam_mode in BEAM_MODES, "beam_mode",
+               f"must be one of {BEAM_MODES}, got {self.beam_mode!r}")
         _check(bool(self.kubeflow.image.strip()), "kubeflow.image", "must name a container image")
         _check(0 <= self.serving.min_index_recall <= 1, "serving.min_index_recall",
                f"must be in [0, 1], got {self.serving.min_index_recall}")

@@ -8,6 +8,7 @@ import pathlib
 
 from tfx import v1 as tfx
 
+from mtrec.pipeline import beam_options
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.pipeline import create_pipeline
 
@@ -31,6 +32,7 @@ def localize(config: Config) -> Config:
 def run_local(config: Config) -> Config:
     """Runs the whole pipeline to completion; returns the config it ran with."""
     config = localize(config)
+    config = dataclasses.replace(config, beam_args=beam_options.beam_args(config))
     os.makedirs(config.pipeline_root, exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
