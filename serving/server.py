@@ -173,11 +173,14 @@ class RecommendBatcher:
                     results = await self._run(model.recommend, users, model.max_k, exclude_seen)
                 except Exception as error:  # each waiting request answers with it
                     for entry in batch:
-                        entry[3].set_exception(error)
+                        if not entry[3].done():
+                            entry[3].set_exception(error)
                     continue
                 start = 0
                 for entry in batch:
-                    entry[3].set_result(results[start:start + len(entry[1])])
+                    # A request whose client went away was cancelled: skip it.
+                    if not entry[3].done():
+                        entry[3].set_result(results[start:start + len(entry[1])])
                     start += len(entry[1])
         finally:
             self._draining = False
