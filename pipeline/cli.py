@@ -245,10 +245,14 @@ def _load_model(args: argparse.Namespace):
                               args.model_name or config.serving.model_name)
 
 
+def _check_k(k: int, model) -> None:
+    if not 1 <= k <= model.max_k:
+        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {k}")
+
+
 def _recommend(args: argparse.Namespace) -> int:
     model = _load_model(args)
-    if args.k < 1 or args.k > model.max_k:
-        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    _check_k(args.k, model)
     (result,) = model.recommend([args.user], args.k, exclude_seen=not args.include_seen,
                                 exact=args.exact)
     if result.cold_start:
@@ -273,8 +277,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _similar_items(args: argparse.Namespace) -> int:
     model = _load_model(args)
-    if args.k < 1 or args.k > model.max_k:
-        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    _check_k(args.k, model)
     if not model.known_items([args.item])[0]:
         raise UserError(f"item {args.item!r} was not in the training data")
     (items,) = model.similar_items([args.item], args.k)
@@ -285,8 +288,7 @@ def _similar_items(args: argparse.Namespace) -> int:
 
 def _similar_users(args: argparse.Namespace) -> int:
     model = _load_model(args)
-    if args.k < 1 or args.k > model.max_k:
-        raise UserError(f"-k must be in 1..{model.max_k} (the model's max_k), got {args.k}")
+    _check_k(args.k, model)
     if not model.known_users([args.user])[0]:
         raise UserError(f"user {args.user!r} was not in the training data")
     (users,) = model.similar_users([args.user], args.k)
