@@ -3,8 +3,6 @@ request gets its own users' rows, and a cancelled request harms no other."""
 
 import asyncio
 
-import pytest
-
 from mtrec.serving.loader import Recommendation, UserRecommendations
 from mtrec.serving.server import RecommendBatcher
 
