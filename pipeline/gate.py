@@ -36,8 +36,13 @@ def _rmse_threshold(gate: GateConfig) -> tfma.MetricThreshold:
             absolute={"value": gate.max_rmse_increase}))
 
 
-def build_eval_config(gate: GateConfig, has_ratings: bool) -> tfma.EvalConfig:
-    """The EvalConfig for the Evaluator; RMSE only when the data has ratings."""
+def build_eval_config(gate: GateConfig, has_ratings: bool, gate_top_k: bool = True,
+                      gate_rmse: bool = True) -> tfma.EvalConfig:
+    """The EvalConfig for the Evaluator; RMSE only when the data has ratings.
+
+    A task trained with weight 0 is reported but not gated (`gate_top_k`,
+    `gate_rmse`): an untrained head would otherwise fail its bound every run.
+    """
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for k in TOP_K_VALUES:
         for seen_excluded in (False, True):
@@ -45,14 +50,16 @@ def build_eval_config(gate: GateConfig, has_ratings: bool) -> tfma.EvalConfig:
             metric = tfma.MetricConfig(
                 class_name="TopKAccuracy", module=METRICS_MODULE,
                 config=json.dumps({"k": k, "seen_excluded": seen_excluded, "name": name}))
-            if name == gate.top_k_metric:
+            if gate_top_k and name == gate.top_k_metric:
                 metric.threshold.CopyFrom(_top_k_threshold(gate))
             metrics.append(metric)
     label_keys = {}
     if has_ratings:
-        metrics.append(tfma.MetricConfig(class_name="RootMeanSquaredError", module=METRICS_MODULE,
-                                         config=json.dumps({"name": RMSE_METRIC}),
-                                         threshold=_rmse_threshold(gate)))
+        rmse = tfma.MetricConfig(class_name="RootMeanSquaredError", module=METRICS_MODULE,
+                                 config=json.dumps({"name": RMSE_METRIC}))
+        if gate_rmse:
+            rmse.threshold.CopyFrom(_rmse_threshold(gate))
+        metrics.append(rmse)
         label_keys = {RATING_OUTPUT: RATING}
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_keys=label_keys)],

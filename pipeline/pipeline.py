@@ -65,7 +65,10 @@ def create_pipeline(config: Config,
         example_splits=[EVAL_SPLIT],
         model=trainer.outputs["model"],
         baseline_model=latest_blessed_model.outputs["model"],
-        eval_config=build_eval_config(config.gate, config.data.has_ratings),
+        eval_config=build_eval_config(
+            config.gate, config.data.has_ratings,
+            gate_top_k=config.trainer_settings()["retrieval_weight"] > 0,
+            gate_rmse=config.trainer_settings()["rating_weight"] > 0),
         module_path="mtrec.trainer_module.evaluation")
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

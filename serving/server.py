@@ -109,8 +109,11 @@ async def _json_body(request: web.Request) -> Dict[str, Any]:
 
 
 def _int_field(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value, 10)
+        except ValueError:
+            raise RequestError(f"{name} must be an integer, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RequestError(f"{name} must be an integer, got {value!r}")
     if not low <= value <= high:

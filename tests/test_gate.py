@@ -1,0 +1,34 @@
+"""The gate's EvalConfig: which metrics carry thresholds, per objective."""
+
+import json
+
+import pytest
+
+from mtrec.pipeline.config import load_config
+from mtrec.pipeline.gate import build_eval_config
+from mtrec.serving.server import RequestError, _int_field
+
+
+def _gated(objective: str) -> set:
+    config = load_config(overrides={"model.objective": objective})
+    settings = config.trainer_settings()
+    eval_config = build_eval_config(config.gate, config.data.has_ratings,
+                                    gate_top_k=settings["retrieval_weight"] > 0,
+                                    gate_rmse=settings["rating_weight"] > 0)
+    return {json.loads(m.config)["name"] for m in eval_config.metrics_specs[0].metrics
+            if m.HasField("threshold")}
+
+
+@pytest.mark.parametrize("objective,gated", [
+    ("joint", {"top_100_accuracy_seen_excluded", "rmse"}),
+    ("retrieval", {"top_100_accuracy_seen_excluded"}),  # the untrained rating head is not gated
+    ("rating", {"rmse"}),
+])
+def test_only_trained_tasks_are_gated(objective, gated):
+    assert _gated(objective) == gated
+
+
+@pytest.mark.parametrize("raw", ["--5", "²", "ten", "1.5"])
+def test_malformed_integers_are_a_bad_request(raw):
+    with pytest.raises(RequestError, match="must be an integer"):
+        _int_field(raw, "k", 1, 100)
