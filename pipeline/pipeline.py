@@ -29,6 +29,7 @@ def create_pipeline(config: Config,
     runner, None where the orchestrator provides ML Metadata (Vertex, Kubeflow).
     """
     code_version = model_code_version()
+    trainer_settings = config.trainer_settings()
     example_gen = tfx.components.CsvExampleGen(
         input_base=config.data.ratings_dir,
         input_config=tfx.proto.Input(splits=[
@@ -54,7 +55,7 @@ def create_pipeline(config: Config,
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config={**config.trainer_settings(), "code_version": code_version})
+        custom_config={**trainer_settings, "code_version": code_version})
     latest_blessed_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -67,8 +68,8 @@ def create_pipeline(config: Config,
         baseline_model=latest_blessed_model.outputs["model"],
         eval_config=build_eval_config(
             config.gate, config.data.has_ratings,
-            gate_top_k=config.trainer_settings()["retrieval_weight"] > 0,
-            gate_rmse=config.trainer_settings()["rating_weight"] > 0),
+            gate_top_k=trainer_settings["retrieval_weight"] > 0,
+            gate_rmse=trainer_settings["rating_weight"] > 0),
         module_path="mtrec.trainer_module.evaluation")
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
