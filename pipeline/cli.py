@@ -13,7 +13,7 @@
                               every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
-  mtrec data prepare DATASET  convert a public dataset into canonical CSVs
+  mtrec data prepare DATASET  convert MovieLens, Amazon reviews or any CSV into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
 (one clear line, no traceback; `--debug` shows it and every log line); 3 the
@@ -63,6 +63,8 @@ def _parse_set(values: Sequence[str]) -> Dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mtrec.data import movielens
+
     parser = argparse.ArgumentParser(
         prog="mtrec", description="A multi-task (retrieval + rating) recommender pipeline on TFX.")
     parser.add_argument("--debug", action="store_true",
@@ -179,14 +181,32 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Dataset preparation commands.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     prepare = data_commands.add_parser(
-        "prepare", help="convert a public dataset into canonical CSVs",
-        description="Writes <output>/ratings/ratings.csv (user_id,item_id,rating,timestamp) and "
-                    "<output>/items.csv (item_id,title,genres), ready for "
-                    "`mtrec run --data-dir <output>/ratings --items-file <output>/items.csv`.")
-    prepare.add_argument("dataset", choices=["movielens-100k"], help="dataset layout")
-    prepare.add_argument("--source", required=True, help="folder with the dataset's files "
-                         "(for movielens-100k: u.data and u.item)")
-    prepare.add_argument("--output", required=True, help="folder to write the CSVs to")
+        "prepare", help="convert a dataset into canonical CSVs",
+        description="Streams a dataset into <output>/ratings/ratings.csv (user_id, item_id and, "
+                    "where the data has them, rating, timestamp, title, genres, review_summary) "
+                    "and <output>/items.csv (item_id,title,genres) when it has item titles, then "
+                    "prints the `mtrec run` command that trains on them.")
+    prepare.add_argument("dataset", choices=[*movielens.DATASETS, "amazon-2014", "csv"], help="source layout: a "
+                         "MovieLens release, Amazon's 2014 review CSVs, or any CSV ('csv', with "
+                         "the column options below)")
+    prepare.add_argument("--source", required=True, help="the unpacked dataset folder (MovieLens), "
+                         "or a CSV file or folder of CSV files (amazon-2014, csv)")
+    prepare.add_argument("--output", required=True, help="folder to write the canonical CSVs to")
+    prepare.add_argument("--no-side-features", action="store_true",
+                         help="MovieLens: leave the title and genres columns out of the rating rows")
+    mapping = prepare.add_argument_group(
+        "csv column mapping", "For `csv`: a header name, or a 0-based index with --no-header.")
+    mapping.add_argument("--user-column", help="the user id column (required for csv)")
+    mapping.add_argument("--item-column", help="the item id column (required for csv)")
+    mapping.add_argument("--rating-column", help="the explicit rating; leave out for implicit-only "
+                         "data (clicks, views, purchases)")
+    mapping.add_argument("--timestamp-column", help="unix seconds or an ISO-8601 date/time")
+    mapping.add_argument("--title-column", help="the item's title (also writes items.csv)")
+    mapping.add_argument("--text-column", help="review text, kept as review_summary")
+    mapping.add_argument("--delimiter", default=",", help="field delimiter (default ','; "
+                         "'\\t' for tabs)")
+    mapping.add_argument("--no-header", action="store_true", help="the file has no header row")
+    mapping.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
     return parser
 
 
@@ -355,12 +375,37 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from mtrec.data import movielens
+    from mtrec.data import generic_csv, movielens
 
-    counts = movielens.prepare_100k(args.source, args.output)
-    print(f"wrote {counts.ratings} ratings ({counts.users} users, {counts.items} items) "
-          f"to {args.output}/ratings/ratings.csv and {args.output}/items.csv")
+    if args.dataset in movielens.DATASETS:
+        counts = movielens.prepare(args.dataset, args.source, args.output,
+                                   side_features=not args.no_side_features)
+    else:
+        counts = generic_csv.prepare(args.source, args.output, _column_mapping(args),
+                                     generic_csv.CsvFormat(
+                                         delimiter=args.delimiter.replace("\\t", "\t"),
+                                         header=not args.no_header, encoding=args.encoding))
+    print(f"wrote {counts.ratings} interactions ({counts.users} users, {counts.items} items) "
+          f"to {args.output}/ratings/ratings.csv"
+          + (f" and {counts.items_file}" if counts.items_file else ""))
+    items_file = counts.items_file or "''"
+    command = f"mtrec run --data-dir {args.output}/ratings --items-file {items_file}"
+    if not counts.has_ratings:
+        command += " --set data.has_ratings=false"
+    print(f"train on it with: {command}")
     return 0
+
+
+def _column_mapping(args: argparse.Namespace) -> "generic_csv.ColumnMapping":
+    from mtrec.data import generic_csv
+
+    if args.dataset == "amazon-2014":
+        return generic_csv.AMAZON_2014
+    if not args.user_column or not args.item_column:
+        raise UserError("csv: --user-column and --item-column are required")
+    return generic_csv.ColumnMapping(
+        user=args.user_column, item=args.item_column, rating=args.rating_column,
+        timestamp=args.timestamp_column, title=args.title_column, text=args.text_column)
 
 
 _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict": _predict,
@@ -372,13 +417,14 @@ _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict
 def main(argv: Optional[List[str]] = None) -> int:
     env.configure()
     args = build_parser().parse_args(argv)
+    from mtrec.data.canonical import DatasetError
     from mtrec.pipeline.config import ConfigError
     from mtrec.pipeline.input_checks import InputError
     from mtrec.serving.loader import NoPushedModelError
 
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, ConfigError, InputError, NoPushedModelError) as error:
+    except (UserError, ConfigError, InputError, DatasetError, NoPushedModelError) as error:
         if args.debug:
             raise
         print(f"mtrec {args.command}: error: {error}", file=sys.stderr)

@@ -1,0 +1,152 @@
+"""Writes the canonical files every dataset reader produces (DESIGN.md §4).
+
+    <output>/ratings/ratings.csv   user_id,item_id[,rating][,timestamp][,title,genres][,review_summary]
+    <output>/items.csv             item_id,title,genres   (when the dataset has item titles)
+
+Rows are written as they are read, so a file of any size streams through in
+constant memory; only the sets of distinct users and items are kept, for the
+counts. Item side features are denormalised into every rating row so that
+Transform sees them (the towers look them up per item).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import pathlib
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
+
+USER_ID, ITEM_ID, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
+TITLE, GENRES, REVIEW_SUMMARY = "title", "genres", "review_summary"
+ITEM_COLUMNS = (ITEM_ID, TITLE, GENRES)
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, unreadable or malformed; the message names file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCounts:
+    ratings: int
+    users: int
+    items: int
+    has_ratings: bool
+    items_file: Optional[str]  # None when the dataset has no item titles
+
+
+def require_file(path: pathlib.Path, what: str) -> pathlib.Path:
+    """Returns `path`, or raises naming the file and what it should have been."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found ({what})")
+    return path
+
+
+def parse_rating(value: str, where: str) -> float:
+    """A finite float rating, or a DatasetError naming the file, line and column."""
+    try:
+        rating = float(value)
+    except ValueError:
+        raise DatasetError(f"{where}: column rating: {value!r} is not a number") from None
+    if not math.isfinite(rating):
+        raise DatasetError(f"{where}: column rating: {value!r} is not a finite number")
+    return rating
+
+
+def parse_timestamp(value: str, where: str) -> int:
+    """Unix seconds from an integer, a float or an ISO-8601 date/time."""
+    import datetime
+
+    text = value.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DatasetError(f"{where}: column timestamp: {value!r} is neither unix seconds nor "
+                           f"an ISO-8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
+
+
+def decoded_lines(path: pathlib.Path, encoding: str) -> Iterator[str]:
+    """The file's lines, decoded one by one so that a decoding error names its line.
+
+    Line ends are kept, so a csv.reader over these lines still sees newlines
+    inside quoted fields (and counts lines in `line_num`).
+    """
+    with path.open("rb") as handle:
+        for line_number, raw in enumerate(handle, 1):
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise DatasetError(f"{path}:{line_number}: not valid {encoding}: {error.reason} "
+                                   f"at byte {error.start} (name the file's encoding)") from None
+
+
+def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","
+                ) -> Iterator[Tuple[int, list]]:
+    """(line number, fields) for each CSV record; broken quoting names its line."""
+    reader = csv.reader(decoded_lines(path, encoding), delimiter=delimiter, strict=True)
+    try:
+        for fields in reader:
+            yield reader.line_num, fields
+    except csv.Error as error:
+        raise DatasetError(f"{path}:{reader.line_num}: malformed CSV: {error}") from None
+
+
+class RatingsWriter:
+    """Streams canonical rating rows into <output>/ratings/ratings.csv."""
+
+    def __init__(self, output_dir: pathlib.Path, columns: Sequence[str]):
+        self.columns = tuple(columns)
+        self.path = output_dir / "ratings" / "ratings.csv"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle, lineterminator="\n")
+        self._writer.writerow(self.columns)
+        self._users: set = set()
+        self._items: set = set()
+        self.count = 0
+
+    def write(self, row: Dict[str, object]) -> None:
+        self._writer.writerow([row.get(column, "") for column in self.columns])
+        self._users.add(row[USER_ID])
+        self._items.add(row[ITEM_ID])
+        self.count += 1
+
+    def close(self, items_file: Optional[pathlib.Path]) -> PreparedCounts:
+        self._handle.close()
+        if self.count == 0:
+            raise DatasetError(f"{self.path}: the source held no ratings")
+        return PreparedCounts(self.count, len(self._users), len(self._items),
+                              RATING in self.columns, str(items_file) if items_file else None)
+
+
+def write_items(output_dir: pathlib.Path, items: Iterable[Tuple[str, str, str]]) -> pathlib.Path:
+    """Writes <output>/items.csv from (item_id, title, genres) rows; returns its path."""
+    path = output_dir / "items.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(ITEM_COLUMNS)
+        writer.writerows(items)
+    return path
+
+
+def ratings_columns(has_rating: bool, has_timestamp: bool, has_item_features: bool,
+                    has_review_summary: bool) -> Tuple[str, ...]:
+    """The canonical column order, keeping only what the dataset has."""
+    columns = [USER_ID, ITEM_ID]
+    columns += [RATING] if has_rating else []
+    columns += [TIMESTAMP] if has_timestamp else []
+    columns += [TITLE, GENRES] if has_item_features else []
+    columns += [REVIEW_SUMMARY] if has_review_summary else []
+    return tuple(columns)
