@@ -13,6 +13,7 @@
                               every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
+  mtrec data download NAME    download, verify and unpack a MovieLens dataset from GroupLens
   mtrec data prepare DATASET  convert a public dataset into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
@@ -32,6 +33,7 @@ from mtrec.pipeline import env
 
 EXIT_USAGE = 2
 EXIT_NOT_BLESSED = 3  # the run completed, but the model was not blessed or not pushed
+PREPARE_DATASETS = ("movielens-100k",)  # the layouts `mtrec data prepare` reads
 
 
 class UserError(Exception):
@@ -175,15 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
                                help="markdown file to write the table to")
     _common_serving_args(serving_bench)
 
-    data = commands.add_parser("data", help="prepare datasets",
-                               description="Dataset preparation commands.")
+    data = commands.add_parser("data", help="download and prepare datasets",
+                               description="Dataset download and preparation commands.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    download = data_commands.add_parser(
+        "download", help="download, verify (MD5) and unpack a MovieLens dataset from GroupLens",
+        description="Streams <mirror>/<zip> to the output folder, verifies its MD5 and unpacks "
+                    "it to <output>/<folder>; a dataset already there and verified is not "
+                    "downloaded again.")
+    download.add_argument("name", metavar="NAME", help="movielens-100k, movielens-latest-small, "
+                          "movielens-1m or movielens-25m")
+    download.add_argument("--output", default="mtrec_output/downloads",
+                          help="folder to unpack into (default mtrec_output/downloads)")
+    download.add_argument("--mirror", metavar="URL", help="base URL that holds the zips "
+                          "(default https://files.grouplens.org/datasets/movielens)")
     prepare = data_commands.add_parser(
         "prepare", help="convert a public dataset into canonical CSVs",
         description="Writes <output>/ratings/ratings.csv (user_id,item_id,rating,timestamp) and "
                     "<output>/items.csv (item_id,title,genres), ready for "
                     "`mtrec run --data-dir <output>/ratings --items-file <output>/items.csv`.")
-    prepare.add_argument("dataset", choices=["movielens-100k"], help="dataset layout")
+    prepare.add_argument("dataset", choices=PREPARE_DATASETS, help="dataset layout")
     prepare.add_argument("--source", required=True, help="folder with the dataset's files "
                          "(for movielens-100k: u.data and u.item)")
     prepare.add_argument("--output", required=True, help="folder to write the CSVs to")
@@ -355,11 +368,30 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    if args.data_command == "download":
+        return _download(args)
     from mtrec.data import movielens
 
     counts = movielens.prepare_100k(args.source, args.output)
     print(f"wrote {counts.ratings} ratings ({counts.users} users, {counts.items} items) "
           f"to {args.output}/ratings/ratings.csv and {args.output}/items.csv")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from mtrec.data.download import GROUPLENS, download
+
+    result = download(args.name, args.output, base_url=args.mirror or GROUPLENS)
+    if result.downloaded:
+        print(f"{args.name}: verified (MD5 {result.md5}) and unpacked to {result.path}")
+    else:
+        print(f"{args.name}: already in {result.path} and verified (MD5 {result.md5}); "
+              f"not downloading again")
+    if args.name in PREPARE_DATASETS:
+        print(f"next: mtrec data prepare {args.name} --source {result.path} "
+              f"--output mtrec_output/data/{result.path.name}")
+    else:
+        print(f"note: `mtrec data prepare` reads {', '.join(PREPARE_DATASETS)} only, so far")
     return 0
 
 
@@ -372,13 +404,14 @@ _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict
 def main(argv: Optional[List[str]] = None) -> int:
     env.configure()
     args = build_parser().parse_args(argv)
+    from mtrec.data.download import DownloadError
     from mtrec.pipeline.config import ConfigError
     from mtrec.pipeline.input_checks import InputError
     from mtrec.serving.loader import NoPushedModelError
 
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, ConfigError, InputError, NoPushedModelError) as error:
+    except (UserError, ConfigError, InputError, NoPushedModelError, DownloadError) as error:
         if args.debug:
             raise
         print(f"mtrec {args.command}: error: {error}", file=sys.stderr)

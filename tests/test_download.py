@@ -6,7 +6,10 @@ from __future__ import annotations
 import collections
 import hashlib
 import http.server
+import os
 import pathlib
+import subprocess
+import sys
 import threading
 import zipfile
 
@@ -168,3 +171,41 @@ def test_pinned_digests_are_md5_hex():
     for spec in DATASETS.values():
         assert spec.url() == f"https://files.grouplens.org/datasets/movielens/{spec.archive}"
         assert spec.md5 is None or (len(spec.md5) == 32 and int(spec.md5, 16) >= 0)
+
+
+def _mtrec(*args: str) -> subprocess.CompletedProcess:
+    mtrec = os.path.join(os.path.dirname(sys.executable), "mtrec")
+    return subprocess.run([mtrec, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_download_from_a_mirror(tmp_path, server):
+    body = _fake_zip(tmp_path / "served" / "ml-latest-small.zip", "ml-latest-small",
+                     {"ratings.csv": "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n"})
+    digest = hashlib.md5(body).hexdigest()
+    server.files["/movielens/ml-latest-small.zip"] = body
+    server.files["/movielens/ml-latest-small.zip.md5"] = \
+        f"MD5 (ml-latest-small.zip) = {digest}\n".encode()
+    output = tmp_path / "out"
+    completed = _mtrec("data", "download", "movielens-latest-small", "--mirror", server.url,
+                       "--output", str(output))
+    assert completed.returncode == 0, completed.stderr
+    assert f"verified (MD5 {digest}) and unpacked to {output}/ml-latest-small" in completed.stdout
+    assert (output / "ml-latest-small" / "ratings.csv").is_file()
+    again = _mtrec("data", "download", "movielens-latest-small", "--mirror", server.url,
+                   "--output", str(output))
+    assert again.returncode == 0 and "not downloading again" in again.stdout
+    assert server.requests["/movielens/ml-latest-small.zip"] == 1
+
+
+def test_cli_checks_the_pinned_digest_and_rejects_unknown_names(tmp_path, server, ml100k):
+    # The fake zip is not GroupLens's, so the pinned MD5 of ml-100k.zip rejects it.
+    completed = _mtrec("data", "download", "movielens-100k", "--mirror", server.url,
+                       "--output", str(tmp_path / "out"))
+    assert completed.returncode == 2
+    assert completed.stderr == (f"mtrec data: error: {server.url}/ml-100k.zip: checksum mismatch: "
+                                f"expected MD5 0e33842e24a9c977be4e0107933c0723, "
+                                f"got {ml100k.md5}\n")
+    assert list((tmp_path / "out").iterdir()) == []
+    unknown = _mtrec("data", "download", "movielens-7", "--output", str(tmp_path))
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "unknown dataset 'movielens-7'" in unknown.stderr
