@@ -13,6 +13,7 @@
                               every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
+  mtrec data download NAME    download, verify and unpack a MovieLens dataset from GroupLens
   mtrec data prepare DATASET  convert MovieLens, Amazon reviews or any CSV into canonical CSVs
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
@@ -177,9 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
                                help="markdown file to write the table to")
     _common_serving_args(serving_bench)
 
-    data = commands.add_parser("data", help="prepare datasets",
-                               description="Dataset preparation commands.")
+    data = commands.add_parser("data", help="download and prepare datasets",
+                               description="Dataset download and preparation commands.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    download = data_commands.add_parser(
+        "download", help="download, verify (MD5) and unpack a MovieLens dataset from GroupLens",
+        description="Streams <mirror>/<zip> to the output folder, verifies its MD5 and unpacks "
+                    "it to <output>/<folder>; a dataset already there and verified is not "
+                    "downloaded again.")
+    download.add_argument("name", metavar="NAME", help="movielens-100k, movielens-latest-small, "
+                          "movielens-1m or movielens-25m")
+    download.add_argument("--output", default="mtrec_output/downloads",
+                          help="folder to unpack into (default mtrec_output/downloads)")
+    download.add_argument("--mirror", metavar="URL", help="base URL that holds the zips "
+                          "(default https://files.grouplens.org/datasets/movielens)")
     prepare = data_commands.add_parser(
         "prepare", help="convert a dataset into canonical CSVs",
         description="Streams a dataset into <output>/ratings/ratings.csv (user_id, item_id and, "
@@ -375,6 +387,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
+    if args.data_command == "download":
+        return _download(args)
     from mtrec.data import generic_csv, movielens
 
     if args.dataset in movielens.DATASETS:
@@ -408,6 +422,20 @@ def _column_mapping(args: argparse.Namespace) -> "generic_csv.ColumnMapping":
         timestamp=args.timestamp_column, title=args.title_column, text=args.text_column)
 
 
+def _download(args: argparse.Namespace) -> int:
+    from mtrec.data.download import GROUPLENS, download
+
+    result = download(args.name, args.output, base_url=args.mirror or GROUPLENS)
+    if result.downloaded:
+        print(f"{args.name}: verified (MD5 {result.md5}) and unpacked to {result.path}")
+    else:
+        print(f"{args.name}: already in {result.path} and verified (MD5 {result.md5}); "
+              f"not downloading again")
+    print(f"next: mtrec data prepare {args.name} --source {result.path} "
+          f"--output mtrec_output/data/{result.path.name}")
+    return 0
+
+
 _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict": _predict,
              "similar-items": _similar_items, "similar-users": _similar_users,
              "export-embeddings": _export_embeddings, "serve": _serve, "bench": _bench,
@@ -418,13 +446,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     env.configure()
     args = build_parser().parse_args(argv)
     from mtrec.data.canonical import DatasetError
+    from mtrec.data.download import DownloadError
     from mtrec.pipeline.config import ConfigError
     from mtrec.pipeline.input_checks import InputError
     from mtrec.serving.loader import NoPushedModelError
 
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, ConfigError, InputError, DatasetError, NoPushedModelError) as error:
+    except (UserError, ConfigError, InputError, DatasetError, DownloadError,
+            NoPushedModelError) as error:
         if args.debug:
             raise
         print(f"mtrec {args.command}: error: {error}", file=sys.stderr)
