@@ -68,14 +68,17 @@ def test_invalid_loss_weights(retrieval, rating):
         LossWeights(retrieval, rating)
 
 
-def test_training_reduces_the_loss():
-    model = make_model(1.0, 1.0)
+@pytest.mark.parametrize("retrieval,rating", [(1.0, 1.0), (1.0, 0.0), (0.0, 1.0)])
+def test_training_reduces_the_loss(retrieval, rating):
+    """Joint, retrieval-only (the rating head is never called) and rating-only."""
+    model = make_model(retrieval, rating)
     model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
     dataset = tf.data.Dataset.from_tensors(BATCH).repeat(30)
     history = model.fit(dataset, epochs=1, verbose=0)
-    before = float(make_model(1.0, 1.0).compute_loss(BATCH))
+    before = float(make_model(retrieval, rating).compute_loss(BATCH))
     assert float(model.compute_loss(BATCH)) < before
-    assert "retrieval_loss" in history.history and "rating_loss" in history.history
+    assert (history.history["retrieval_loss"][0] > 0) == (retrieval > 0)  # 0: never computed
+    assert (history.history["rating_loss"][0] > 0) == (rating > 0)
 
 
 def test_rows_without_a_rating_are_left_out_of_the_rating_loss():

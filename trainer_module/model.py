@@ -48,12 +48,15 @@ class LossWeights:
 class RatingHead(tf.keras.Model):
     """Predicts a rating from the two tower outputs (and per-id biases)."""
 
-    def __init__(self, num_users: int, num_items: int, hidden_units: Tuple[int, ...],
-                 mean_rating: float, name: str = "rating_head"):
+    def __init__(self, num_users: int, num_items: int, embedding_dim: int,
+                 hidden_units: Tuple[int, ...], mean_rating: float, name: str = "rating_head"):
         super().__init__(name=name)
         self.mlp = tf.keras.Sequential(
             [tf.keras.layers.Dense(units, activation="relu") for units in hidden_units]
             + [tf.keras.layers.Dense(1)], name="mlp")
+        # Built now: a retrieval-only model never calls the head while training,
+        # and Keras refuses to list the variables of an unbuilt Sequential.
+        self.mlp.build((None, 2 * embedding_dim))
         oov = features.NUM_OOV_BUCKETS
         self.user_bias = tf.keras.layers.Embedding(num_users + oov, 1, embeddings_initializer="zeros",
                                                    name="user_bias")
@@ -85,7 +88,8 @@ class MultiTaskRecommender(tfrs.Model):
             tf.constant(np.append(item_probabilities, [1.0] * features.NUM_OOV_BUCKETS), tf.float32))
         self.user_tower = IdTower(num_users, embedding_dim, l2_regularization, name="user_tower")
         self.item_tower = IdTower(num_items, embedding_dim, l2_regularization, name="item_tower")
-        self.rating_head = RatingHead(num_users, num_items, rating_hidden_units, mean_rating)
+        self.rating_head = RatingHead(num_users, num_items, embedding_dim, rating_hidden_units,
+                                      mean_rating)
         self.retrieval_task = tfrs.tasks.Retrieval(
             temperature=temperature, remove_accidental_hits=True,
             loss_metrics=[tf.keras.metrics.Mean(name="retrieval_loss")])
