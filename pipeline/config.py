@@ -19,6 +19,7 @@ from mtrec.trainer_module.features import TOP_K_VALUES, top_k_metric_name
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 OBJECTIVES = ("joint", "retrieval", "rating")
+SPLIT_METHODS = ("random", "time", "last_n")
 BEAM_MODES = ("auto", "in_memory", "multi_processing")
 
 
@@ -34,8 +35,22 @@ class DataConfig:
     file_pattern: str = "*.csv"
     items_file: str = str(SAMPLE_DIR / "items.csv")  # item_id,title[,...]; "" for none
     has_ratings: bool = True  # False for implicit-only data: retrieval only, no RMSE gate
-    train_buckets: int = 4  # hash split: train gets train_buckets / (train + eval) ...
-    eval_buckets: int = 1  # ... of the interactions (4:1 = 80/20)
+    split: str = "random"  # random | time | last_n (components/split_example_gen.py)
+    eval_fraction: float = 0.2  # random; time when split_cutoff is unset
+    split_seed: int = 42  # random
+    split_cutoff: str = ""  # time: ISO date or unix seconds; "" = newest eval_fraction is eval
+    eval_per_user: int = 1  # last_n: each user's newest N interactions are eval
+
+    def split_cutoff_seconds(self) -> Optional[int]:
+        """split_cutoff as unix seconds (an ISO date without a zone is UTC); None if unset."""
+        if not self.split_cutoff:
+            return None
+        if self.split_cutoff.lstrip("-").isdigit():
+            return int(self.split_cutoff)
+        moment = datetime.datetime.fromisoformat(self.split_cutoff)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return int(moment.timestamp())
 
 
 @dataclasses.dataclass
@@ -122,8 +137,15 @@ class Config:
         """Checks ranges and cross-field rules; returns self."""
         _check(self.pipeline_name.replace("-", "").replace("_", "").isalnum(), "pipeline_name",
                f"must be letters, digits, '-' or '_', got {self.pipeline_name!r}")
-        _check(self.data.train_buckets >= 1 and self.data.eval_buckets >= 1,
-               "data.train_buckets / data.eval_buckets", "must both be >= 1")
+        d = self.data
+        _check(d.split in SPLIT_METHODS, "data.split", f"must be one of {SPLIT_METHODS}, got {d.split!r}")
+        _check(0 < d.eval_fraction < 1, "data.eval_fraction", f"must be in (0, 1), got {d.eval_fraction}")
+        _check(d.eval_per_user >= 1, "data.eval_per_user", f"must be >= 1, got {d.eval_per_user}")
+        try:
+            d.split_cutoff_seconds()
+        except ValueError as error:
+            raise ConfigError(f"data.split_cutoff: expected unix seconds or an ISO date, got "
+                              f"{d.split_cutoff!r}") from error
         m = self.model
         _check(m.objective in OBJECTIVES, "model.objective", f"must be one of {OBJECTIVES}, got {m.objective!r}")
         for name in ("retrieval_weight", "rating_weight"):

@@ -13,12 +13,11 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
+from mtrec.components.split_example_gen import (EVAL_SPLIT, TRAIN_SPLIT, SplitSpec,
+                                                 create_example_gen)
 from mtrec.pipeline.code_version import model_code_version
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.gate import build_eval_config
-
-TRAIN_SPLIT = "train"
-EVAL_SPLIT = "eval"
 
 
 def create_pipeline(config: Config,
@@ -30,14 +29,10 @@ def create_pipeline(config: Config,
     """
     code_version = model_code_version()
     trainer_settings = config.trainer_settings()
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=config.data.ratings_dir,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name="all", pattern=config.data.file_pattern)]),
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-            tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=config.data.train_buckets),
-            tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=config.data.eval_buckets),
-        ])))
+    example_gen = create_example_gen(config.data.ratings_dir, config.data.file_pattern, SplitSpec(
+        method=config.data.split, eval_fraction=config.data.eval_fraction,
+        seed=config.data.split_seed, cutoff=config.data.split_cutoff_seconds(),
+        eval_per_user=config.data.eval_per_user))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)

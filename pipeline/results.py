@@ -9,14 +9,17 @@ and the pushed version.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import math
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from google.protobuf import json_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+
+from mtrec.components.split_example_gen import SPLIT_PROPERTY
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran",
            metadata_store_pb2.Execution.CACHED: "cached",
@@ -51,6 +54,7 @@ class RunResult:
     gate_failures: List[str]
     pushed_path: Optional[str]
     push_refused: Optional[str] = None  # why a blessed model was not pushed
+    split: Optional[Dict[str, Any]] = None  # the train/eval split policy ExampleGen applied
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -156,4 +160,19 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
             pushed_path = pushed.custom_properties["pushed_destination"].string_value
         elif "refused_reason" in pushed.custom_properties:
             refused = pushed.custom_properties["refused_reason"].string_value
-    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused)
+    split = None
+    for examples in outputs.get("Examples", []):
+        if SPLIT_PROPERTY in examples.custom_properties:
+            split = json.loads(examples.custom_properties[SPLIT_PROPERTY].string_value)
+    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split)
+
+
+def describe_split(split: Dict[str, Any]) -> str:
+    """One line, e.g. 'random: 20% held out (seed 42)'."""
+    method = split["method"]
+    if method == "random":
+        return f"random: {split['eval_fraction']:.0%} held out (seed {split['seed']})"
+    if method == "time":
+        cutoff = datetime.datetime.fromtimestamp(split["cutoff"], datetime.timezone.utc)
+        return f"time: interactions from {cutoff:%Y-%m-%d %H:%M:%S} UTC on held out"
+    return f"last_n: each user's newest {split['eval_per_user']} held out"

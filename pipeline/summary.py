@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtrec.pipeline.config import Config
-from mtrec.pipeline.results import RunResult, read_run
+from mtrec.pipeline.results import RunResult, describe_split, read_run
 
 console = Console()
 
@@ -42,6 +42,8 @@ def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
     result = read_run(config.metadata_path)
     console.print()
     console.print(components_table(result))
+    if result.split:
+        console.print(f"Split: {describe_split(result.split)}")
     console.print(evaluation_table(result))
     if result.blessed:
         console.print("[bold green]Gate: BLESSED[/] – every threshold passed.")

@@ -1,0 +1,202 @@
+"""CsvExampleGen with the splits recommenders are evaluated on.
+
+The stock ExampleGen splits by a hash of each record, unseeded. A recommender
+needs three policies, all computed in Beam so they scale out with the rest:
+
+- `random`: each interaction goes to eval with probability `eval_fraction`,
+  decided by sha256(seed, record): seeded, stable across runners and runs.
+- `time`: one global cutoff; interactions at or after it are eval, earlier
+  ones train. The cutoff is given (unix seconds) or, when absent, set at the
+  (1 - eval_fraction) quantile of the timestamps, so that the newest
+  `eval_fraction` of the interactions are held out.
+- `last_n`: each user's `eval_per_user` newest interactions are eval, the rest
+  train; users with no more than that many interactions stay wholly in train.
+
+The policy travels in ExampleGen's `custom_config` (a Struct packed in its
+Any), so it is part of the cache key and recorded in ML Metadata; the
+resolved policy, the time cutoff included, is also set on the Examples
+artifact as the custom property `split`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+import tensorflow as tf
+from google.protobuf import json_format, struct_pb2
+from tfx import types
+from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+SPLIT_METHODS = ("random", "time", "last_n")
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+SPLIT_PROPERTY = "split"  # custom property of the Examples artifact
+_CUTOFF_FILE = "split_cutoff.json"  # written by the Beam pipeline, read back by Do()
+_QUANTILES = 1000  # resolution of the computed time cutoff: 0.1% of the interactions
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitSpec:
+    """How interactions are divided into the train and eval splits."""
+
+    method: str = "random"
+    eval_fraction: float = 0.2  # random, and time when no cutoff is given
+    seed: int = 42  # random
+    cutoff: Optional[int] = None  # time: unix seconds; None = the quantile of eval_fraction
+    eval_per_user: int = 1  # last_n
+    user_column: str = "user_id"
+    timestamp_column: str = "timestamp"
+
+    def __post_init__(self):
+        if self.method not in SPLIT_METHODS:
+            raise ValueError(f"split method must be one of {SPLIT_METHODS}, got {self.method!r}")
+
+    def to_custom_config(self) -> example_gen_pb2.CustomConfig:
+        values = struct_pb2.Struct()
+        values.update({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
+        config = example_gen_pb2.CustomConfig()
+        config.custom_config.Pack(values)
+        return config
+
+    @classmethod
+    def from_exec_properties(cls, exec_properties: Dict[str, Any]) -> "SplitSpec":
+        config = example_gen_pb2.CustomConfig()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
+                                  config)
+        values = struct_pb2.Struct()
+        if not config.custom_config.Unpack(values):
+            raise ValueError(f"ExampleGen custom_config is not a split spec: {config}")
+        fields = json_format.MessageToDict(values)
+        for name in ("seed", "cutoff", "eval_per_user"):  # Struct numbers are doubles
+            if name in fields:
+                fields[name] = int(fields[name])
+        return cls(**fields)
+
+
+def _single_value(example: tf.train.Example, name: str):
+    """The one value of feature `name` (bytes, int or float); None when absent."""
+    feature = example.features.feature.get(name)
+    if feature is None:
+        return None
+    kind = feature.WhichOneof("kind")
+    values = getattr(feature, kind).value if kind else []
+    return values[0] if values else None
+
+
+def _required(example: tf.train.Example, name: str):
+    value = _single_value(example, name)
+    if value is None:
+        raise ValueError(f"split: an interaction has no {name!r} value, which this split needs; "
+                         f"example: {example}")
+    return value
+
+
+def random_is_eval(example: tf.train.Example, seed: int, eval_fraction: float) -> bool:
+    """sha256(seed, record) as a number in [0, 1) below eval_fraction."""
+    digest = hashlib.sha256(b"%d:" % seed + example.SerializeToString(deterministic=True))
+    return int.from_bytes(digest.digest()[:8], "big") / 2 ** 64 < eval_fraction
+
+
+def _last_n_per_user(keyed: Tuple[Any, Iterable[tf.train.Example]], spec: SplitSpec):
+    """Tags a user's newest `eval_per_user` interactions eval (ties broken by record bytes)."""
+    _, examples = keyed
+    ordered = sorted(examples, key=lambda e: (_required(e, spec.timestamp_column),
+                                              e.SerializeToString(deterministic=True)))
+    held_out = spec.eval_per_user if len(ordered) > spec.eval_per_user else 0
+    for position, example in enumerate(ordered):
+        yield beam.pvalue.TaggedOutput(
+            EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT, example)
+
+
+@beam.ptransform_fn
+def SplitInteractions(examples: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
+                      ) -> Tuple[beam.PCollection, beam.PCollection]:
+    """(train, eval) PCollections of tf.train.Example by `spec`."""
+    if spec.method == "random":
+        train, eval_ = examples | "RandomSplit" >> beam.Partition(
+            lambda e, _: int(random_is_eval(e, spec.seed, spec.eval_fraction)), 2)
+        return train, eval_
+    if spec.method == "last_n":
+        tagged = (examples
+                  | "KeyByUser" >> beam.Map(lambda e: (_required(e, spec.user_column), e))
+                  | "GroupByUser" >> beam.GroupByKey()
+                  | "NewestPerUser" >> beam.FlatMap(_last_n_per_user, spec).with_outputs(
+                      TRAIN_SPLIT, EVAL_SPLIT))
+        return tagged[TRAIN_SPLIT], tagged[EVAL_SPLIT]
+    if spec.cutoff is not None:
+        cutoff = examples.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
+    else:
+        cutoff = (examples
+                  | "Timestamps" >> beam.Map(lambda e: _required(e, spec.timestamp_column))
+                  | "Quantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES)
+                  | "CutoffAtFraction" >> beam.Map(
+                      lambda q: q[min(len(q) - 1, round((1 - spec.eval_fraction) * (len(q) - 1)))]))
+    if cutoff_path:
+        _ = cutoff | "RecordCutoff" >> beam.Map(_write_cutoff, cutoff_path)
+    train, eval_ = examples | "TimeSplit" >> beam.Partition(
+        lambda e, _, c: int(_required(e, spec.timestamp_column) >= c), 2,
+        beam.pvalue.AsSingleton(cutoff))
+    return train, eval_
+
+
+def _write_cutoff(cutoff: int, path: str) -> None:
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(int(cutoff)))
+
+
+class Executor(csv_executor.Executor):
+    """Reads CSVs like CsvExampleGen and splits them by the SplitSpec in custom_config."""
+
+    _cutoff_path: Optional[str] = None
+
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
+                               ) -> Dict[str, beam.PCollection]:
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                  input_config)
+        (split,) = input_config.splits
+        spec = SplitSpec.from_exec_properties(exec_properties)
+        examples = pipeline | "InputToRecord" >> self.GetInputSourceToExamplePTransform()(
+            exec_properties, split.pattern)
+        train, eval_ = examples | "Split" >> SplitInteractions(spec, self._cutoff_path)
+        return {TRAIN_SPLIT: train, EVAL_SPLIT: eval_}
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY])
+        self._cutoff_path = os.path.join(examples.uri, _CUTOFF_FILE)
+        super().Do(input_dict, output_dict, exec_properties)
+        spec = SplitSpec.from_exec_properties(exec_properties)
+        if spec.method == "time" and spec.cutoff is None:
+            with tf.io.gfile.GFile(self._cutoff_path) as handle:
+                spec = dataclasses.replace(spec, cutoff=json.load(handle))
+        examples.set_string_custom_property(SPLIT_PROPERTY, json.dumps(dataclasses.asdict(spec)))
+
+
+def create_example_gen(input_base: str, file_pattern: str, spec: SplitSpec
+                       ) -> FileBasedExampleGen:
+    """The pipeline's ExampleGen: every file matching `file_pattern` under `input_base`,
+    split into train and eval by `spec`."""
+    return FileBasedExampleGen(
+        input_base=input_base,
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="all", pattern=file_pattern)]),
+        # Names the two output splits; the buckets are not used by this executor.
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=1),
+            tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=1)])),
+        custom_config=spec.to_custom_config(),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+    ).with_id("CsvExampleGen")

@@ -1,0 +1,128 @@
+"""The recommender splits: seeded random, global time cutoff, last N per user.
+
+The split function runs in a real Beam pipeline; the executor runs on
+MovieLens 100K prepared from ../shared/data, and reads back what it wrote.
+"""
+
+import glob
+import json
+import os
+import tempfile
+
+import apache_beam as beam
+import pytest
+import tensorflow as tf
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import proto_utils
+
+from mtrec.components import split_example_gen
+from mtrec.components.split_example_gen import SplitInteractions, SplitSpec
+from mtrec.data import movielens
+
+
+def _example(user: int, item: int, timestamp: int) -> tf.train.Example:
+    return tf.train.Example(features=tf.train.Features(feature={
+        "user_id": tf.train.Feature(int64_list=tf.train.Int64List(value=[user])),
+        "item_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"i%d" % item])),
+        "timestamp": tf.train.Feature(int64_list=tf.train.Int64List(value=[timestamp])),
+    }))
+
+
+INTERACTIONS = [_example(user, item, 1000 * user + 7 * item)
+                for user in range(50) for item in range(user % 7 + 1)]
+
+
+def _key(example: tf.train.Example) -> str:
+    feature = example.features.feature
+    values = [getattr(feature[f], feature[f].WhichOneof("kind")).value[0]
+              for f in ("user_id", "item_id", "timestamp")]
+    return json.dumps([values[0], values[1].decode(), values[2]])
+
+
+def _split(spec: SplitSpec, examples=INTERACTIONS):
+    """(train, eval) lists of (user, item, timestamp), from a real Beam pipeline."""
+    with tempfile.TemporaryDirectory() as folder:
+        with beam.Pipeline() as pipeline:
+            train, eval_ = (pipeline | beam.Create(examples) | SplitInteractions(spec, None))
+            for name, collection in (("train", train), ("eval", eval_)):
+                _ = (collection | f"Key{name}" >> beam.Map(_key)
+                     | f"Write{name}" >> beam.io.WriteToText(os.path.join(folder, name)))
+        return tuple(sorted(tuple(json.loads(line)) for path in glob.glob(f"{folder}/{name}*")
+                            for line in open(path)) for name in ("train", "eval"))
+
+
+def test_random_split_is_seeded_complete_and_near_the_fraction():
+    train, eval_ = _split(SplitSpec("random", eval_fraction=0.25, seed=42))
+    assert len(train) + len(eval_) == len(INTERACTIONS) == 197
+    assert not set(train) & set(eval_)
+    assert 0.15 < len(eval_) / len(INTERACTIONS) < 0.35
+    assert _split(SplitSpec("random", eval_fraction=0.25, seed=42)) == (train, eval_)
+    assert _split(SplitSpec("random", eval_fraction=0.25, seed=7))[1] != eval_
+
+
+def test_time_split_at_the_quantile_holds_out_the_newest():
+    train, eval_ = _split(SplitSpec("time", eval_fraction=0.2))
+    assert len(train) + len(eval_) == 197
+    assert max(t for *_, t in train) < min(t for *_, t in eval_)
+    assert 0.15 < len(eval_) / 197 < 0.25
+
+
+def test_time_split_with_a_given_cutoff():
+    train, eval_ = _split(SplitSpec("time", cutoff=40_000))
+    assert all(t < 40_000 for *_, t in train) and all(t >= 40_000 for *_, t in eval_)
+    assert {u for u, *_ in eval_} == set(range(40, 50))
+
+
+def test_last_n_holds_out_each_users_newest():
+    train, eval_ = _split(SplitSpec("last_n", eval_per_user=2))
+    by_user = {}
+    for user, item, timestamp in eval_:
+        by_user.setdefault(user, []).append(item)
+    # Users with 1 or 2 interactions (user % 7 in {0, 1}) stay wholly in train.
+    assert set(by_user) == {u for u in range(50) if u % 7 + 1 > 2}
+    for user, items in by_user.items():
+        newest = sorted(["i%d" % i for i in range(user % 7 + 1)], key=lambda b: int(b[1:]))[-2:]
+        assert sorted(items) == sorted(newest)
+    assert len(train) + len(eval_) == 197
+
+
+def test_a_missing_timestamp_is_an_error_naming_the_column():
+    no_time = tf.train.Example()
+    no_time.features.feature["user_id"].int64_list.value.append(1)
+    with pytest.raises(Exception, match="no 'timestamp' value"):
+        _split(SplitSpec("time"), [no_time])
+
+
+def test_spec_round_trips_through_exec_properties():
+    spec = SplitSpec("time", eval_fraction=0.1, seed=3, cutoff=1_700_000_000, eval_per_user=4)
+    properties = {"custom_config": proto_utils.proto_to_json(spec.to_custom_config())}
+    assert SplitSpec.from_exec_properties(properties) == spec
+    with pytest.raises(ValueError, match="split method must be one of"):
+        SplitSpec("hash")
+
+
+def test_executor_time_split_on_movielens(shared_data, tmp_path):
+    """The real executor on ML-100K: no eval interaction precedes the recorded cutoff."""
+    movielens.prepare("movielens-100k", str(shared_data / "ml-100k"), str(tmp_path / "data"),
+                      side_features=False)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    component = split_example_gen.create_example_gen(
+        str(tmp_path / "data" / "ratings"), "*.csv", SplitSpec("time", eval_fraction=0.2))
+    exec_properties = {**component.exec_properties,
+                       "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP}
+    split_example_gen.Executor().Do({}, {"examples": [examples]}, exec_properties)
+
+    recorded = json.loads(examples.get_string_custom_property("split"))
+    cutoff = recorded["cutoff"]
+    assert recorded["method"] == "time" and 874724710 < cutoff < 893286638
+    timestamps = {}
+    for split in ("train", "eval"):
+        files = tf.io.gfile.glob(artifact_utils.get_split_uri([examples], split) + "/*.gz")
+        records = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        timestamps[split] = [tf.train.Example.FromString(r.numpy()).features.feature[
+            "timestamp"].int64_list.value[0] for r in records]
+    assert len(timestamps["train"]) + len(timestamps["eval"]) == 100_000
+    assert min(timestamps["eval"]) >= cutoff > max(timestamps["train"])
+    assert 0.19 < len(timestamps["eval"]) / 100_000 < 0.21
