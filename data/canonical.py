@@ -17,12 +17,14 @@ import math
 import pathlib
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
+from mtrec.pipeline.errors import UserFacingError
+
 USER_ID, ITEM_ID, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
 TITLE, GENRES, REVIEW_SUMMARY = "title", "genres", "review_summary"
 ITEM_COLUMNS = (ITEM_ID, TITLE, GENRES)
 
 
-class DatasetError(ValueError):
+class DatasetError(UserFacingError, ValueError):
     """A dataset file is missing, unreadable or malformed; the message names file and line."""
 
 

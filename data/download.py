@@ -31,13 +31,15 @@ from typing import BinaryIO, Optional, Union
 from rich import progress as rich_progress
 from rich.console import Console
 
+from mtrec.pipeline.errors import UserFacingError
+
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 VERIFIED_MARK = ".mtrec-verified"
 CHUNK_BYTES = 1 << 20
 TIMEOUT_SECONDS = 60.0
 
 
-class DownloadError(Exception):
+class DownloadError(UserFacingError):
     """A download problem the user can fix (name, network, checksum, output folder)."""
 
 

@@ -30,12 +30,13 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from mtrec.pipeline import env
+from mtrec.pipeline.errors import UserFacingError
 
 EXIT_USAGE = 2
 EXIT_NOT_BLESSED = 3  # the run completed, but the model was not blessed or not pushed
 
 
-class UserError(Exception):
+class UserError(UserFacingError):
     """A problem the user can fix; printed without a traceback."""
 
 
@@ -445,16 +446,9 @@ _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict
 def main(argv: Optional[List[str]] = None) -> int:
     env.configure()
     args = build_parser().parse_args(argv)
-    from mtrec.data.canonical import DatasetError
-    from mtrec.data.download import DownloadError
-    from mtrec.pipeline.config import ConfigError
-    from mtrec.pipeline.input_checks import InputError
-    from mtrec.serving.loader import NoPushedModelError
-
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, ConfigError, InputError, DatasetError, DownloadError,
-            NoPushedModelError) as error:
+    except UserFacingError as error:
         if args.debug:
             raise
         print(f"mtrec {args.command}: error: {error}", file=sys.stderr)

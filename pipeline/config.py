@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import tomli
 
+from mtrec.pipeline.errors import UserFacingError
 from mtrec.trainer_module.features import TOP_K_VALUES, top_k_metric_name
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -23,7 +24,7 @@ SPLIT_METHODS = ("random", "time", "last_n")
 BEAM_MODES = ("auto", "in_memory", "multi_processing")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserFacingError, ValueError):
     """A configuration value is missing, unknown, mistyped or out of range."""
 
 

@@ -10,11 +10,12 @@ import csv
 import glob
 import os
 
+from mtrec.pipeline.errors import UserFacingError
 from mtrec.pipeline.config import Config
 from mtrec.trainer_module import features
 
 
-class InputError(ValueError):
+class InputError(UserFacingError, ValueError):
     """An input file or folder is missing, empty or lacks a required column."""
 
 

@@ -15,10 +15,11 @@ import numpy as np
 import scann  # noqa: F401  (registers the ScaNN ops the SavedModel uses)
 import tensorflow as tf
 
+from mtrec.pipeline.errors import UserFacingError
 from mtrec.serving.versions import published_versions
 
 
-class NoPushedModelError(LookupError):
+class NoPushedModelError(UserFacingError, LookupError):
     """No blessed model has been pushed to the serving directory yet."""
 
 
