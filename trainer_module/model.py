@@ -93,8 +93,11 @@ class MultiTaskRecommender(tfrs.Model):
         self.retrieval_task = tfrs.tasks.Retrieval(
             temperature=temperature, remove_accidental_hits=True,
             loss_metrics=[tf.keras.metrics.Mean(name="retrieval_loss")])
+        # Both task losses are sums over the batch (TFRS's retrieval loss is),
+        # so that equal loss weights give the tasks an equal say in the shared
+        # towers; with a mean here, retrieval outweighed rating by the batch size.
         self.rating_task = tfrs.tasks.Ranking(
-            loss=tf.keras.losses.MeanSquaredError(),
+            loss=tf.keras.losses.MeanSquaredError(reduction=tf.keras.losses.Reduction.SUM),
             loss_metrics=[tf.keras.metrics.Mean(name="rating_loss")])
 
     def predict_rating(self, user_indices: tf.Tensor, item_indices: tf.Tensor) -> tf.Tensor:
