@@ -1,6 +1,7 @@
 """The multi-task recommender: a retrieval task and a rating task on shared towers.
 
     user tower u = E_user[user],  item tower v = E_item[item]
+                (plus mean-pooled side-feature embeddings when enabled: towers.py)
     retrieval:  softmax over in-batch items of <u, v> / temperature - log q(item)
                 (q = the item's share of training interactions: in-batch
                 negatives are sampled by popularity, and without this logQ
@@ -17,13 +18,14 @@ tutorial's training time; the Evaluator measures top-K once, on held-out data.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.towers import IdTower
 
 
@@ -75,16 +77,21 @@ class MultiTaskRecommender(tfrs.Model):
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
                  loss_weights: LossWeights, rating_hidden_units: Tuple[int, ...] = (64, 32),
                  mean_rating: float = 0.0, l2_regularization: float = 0.0,
-                 temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None):
+                 temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None,
+                 user_features: Sequence[FeatureTable] = (),
+                 item_features: Sequence[FeatureTable] = ()):
         """`item_probabilities` [num_items]: sampling probability of each item in
-        a batch, for the logQ correction; None disables it."""
+        a batch, for the logQ correction; None disables it. `user_features` /
+        `item_features`: side-feature tables the towers pool (none: ids only)."""
         super().__init__()
         self.loss_weights = loss_weights
         self.item_probabilities = (
             None if item_probabilities is None else
             tf.constant(np.append(item_probabilities, [1.0] * features.NUM_OOV_BUCKETS), tf.float32))
-        self.user_tower = IdTower(num_users, embedding_dim, l2_regularization, name="user_tower")
-        self.item_tower = IdTower(num_items, embedding_dim, l2_regularization, name="item_tower")
+        self.user_tower = IdTower(num_users, embedding_dim, l2_regularization,
+                                  side_features=user_features, name="user_tower")
+        self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
+                                  side_features=item_features, name="item_tower")
         self.rating_head = RatingHead(num_users, num_items, rating_hidden_units, mean_rating)
         self.retrieval_task = tfrs.tasks.Retrieval(
             temperature=temperature, remove_accidental_hits=True,
