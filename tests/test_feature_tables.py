@@ -3,8 +3,8 @@
 import numpy as np
 
 from mtrec.trainer_module import features
-from mtrec.trainer_module.feature_tables import (TokenLists, item_feature_table,
-                                                 user_feature_table)
+from mtrec.trainer_module.feature_tables import (PROFILE_FOLDS, TokenLists, item_feature_table,
+                                                 out_of_fold_profiles, user_feature_table)
 
 
 def token_lists(*rows):
@@ -52,3 +52,35 @@ def test_tables_of_no_interactions_are_all_padding():
     empty = token_lists()
     assert not item_feature_table(np.array([], np.int64), empty, 2, 4).any()
     assert not user_feature_table(np.array([], np.int64), empty, 2, 4).any()
+
+
+def test_token_lists_select_rows():
+    selected = token_lists([4, 5], [], [6, 7, 8]).select(np.array([False, True, True]))
+    np.testing.assert_array_equal(selected.values, [6, 7, 8])
+    np.testing.assert_array_equal(selected.row_lengths, [0, 3])
+
+
+def test_out_of_fold_profiles_never_hold_the_rows_own_tokens():
+    # One user, one distinct token per row: a row's own token can only reach
+    # its training profile through its own row.
+    rows = 40
+    user_index = np.zeros(rows, np.int64)
+    tokens = token_lists(*[[t] for t in range(rows)])
+    profiles = out_of_fold_profiles(user_index, tokens, num_users=1, max_length=rows, seed=3)
+    assert profiles.shape == (rows, rows)
+    for row, profile in enumerate(profiles):
+        assert row + 1 not in profile
+        # ... and it holds the tokens of about (PROFILE_FOLDS - 1) / PROFILE_FOLDS of the others.
+        assert 0.4 * rows < np.count_nonzero(profile) < rows
+    full = user_feature_table(user_index, tokens, 1, rows)[0]
+    assert PROFILE_FOLDS > 1 and set(profiles[0][profiles[0] > 0]) < set(full)
+
+
+def test_out_of_fold_profiles_are_per_user_and_seeded():
+    user_index = np.array([0, 1, 0, 1, 0, 1])
+    tokens = token_lists([1], [2], [1], [2], [1], [2])
+    profiles = out_of_fold_profiles(user_index, tokens, num_users=2, max_length=2, seed=0)
+    assert set(profiles[user_index == 0].ravel()) <= {0, 2}  # user 0 only ever wrote token 1
+    assert set(profiles[user_index == 1].ravel()) <= {0, 3}
+    np.testing.assert_array_equal(
+        profiles, out_of_fold_profiles(user_index, tokens, 2, 2, seed=0))

@@ -125,16 +125,38 @@ def test_side_feature_table_must_match_the_vocabulary():
         IdTower(vocabulary_size=5, embedding_dim=6, side_features=[title_feature()])
 
 
+def user_profile_feature() -> FeatureTable:
+    """3 users + OOV, tokens 1..2; in training the profiles come with the batch."""
+    return FeatureTable(name="review_summary", num_tokens=2,
+                        table=np.array([[1, 2], [2, 0], [0, 0], [0, 0]], np.int64),
+                        training_tokens="review_summary_profile")
+
+
+def test_tower_pools_given_training_tokens_instead_of_the_table():
+    tower = IdTower(vocabulary_size=3, embedding_dim=6, side_features=[user_profile_feature()])
+    users = tf.constant([0, 0, 3], tf.int64)
+    given = tf.constant([[2, 0], [0, 0], [1, 0]], tf.int64)  # out-of-fold profiles, say
+    out = tower(users, feature_tokens={"review_summary": given}).numpy()
+    ids = tower.embedding.embeddings.numpy()
+    tokens = tower.side_features[0].embedding.embeddings.numpy()
+    np.testing.assert_allclose(out, ids[[0, 0, 3]] + tokens[[2, 0, 1]] * [[1], [0], [1]],
+                               rtol=1e-6)
+    # Without them (serving) the table's row: user 0's whole profile.
+    np.testing.assert_allclose(tower(users).numpy()[0], ids[0] + (tokens[1] + tokens[2]) / 2,
+                               rtol=1e-6)
+
+
 def test_model_with_side_features_trains_its_feature_embeddings():
-    user_profile = FeatureTable(name="review_summary", num_tokens=2,
-                                table=np.array([[1, 2], [2, 0], [0, 0], [0, 0]], np.int64))
+    user_profile = user_profile_feature()
     item_titles = FeatureTable(name="title", num_tokens=4, table=np.array(
         [[1, 0, 0], [2, 0, 0], [3, 4, 0], [1, 2, 0], [0, 0, 0]], np.int64))
     model = make_model(1.0, 1.0, user_features=[user_profile], item_features=[item_titles])
     model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
-    before = float(model.compute_loss(BATCH))
-    history = model.fit(tf.data.Dataset.from_tensors(BATCH).repeat(30), epochs=1, verbose=0)
-    assert float(model.compute_loss(BATCH)) < before
+    batch = dict(BATCH, review_summary_profile=tf.constant([[2, 0], [1, 0], [0, 0], [1, 2]],
+                                                           tf.int64))
+    before = float(model.compute_loss(batch))
+    history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(30), epochs=1, verbose=0)
+    assert float(model.compute_loss(batch)) < before
     assert np.isfinite(history.history["loss"]).all()
     names = {v.name for v in model.trainable_variables}
     assert any("title" in name for name in names) and any("review_summary" in name for name in names)

@@ -15,6 +15,13 @@ Tokens are shifted by one so that 0 can mean "no token"; the towers mask it.
                user's training rows (ties: the token more frequent in the
                whole data first). Only training rows are read, so a held-out
                interaction's own text never reaches the profile.
+
+Training must not read a profile that holds the text of the interaction
+being predicted either, nor one that leaves exactly that text out (the gap
+gives it away just as well: leave-one-out target leakage). So each training
+interaction is trained with an out-of-fold profile: the training rows are
+split into PROFILE_FOLDS random folds, and a row of fold f gets the profile
+built from the other folds' rows only (`out_of_fold_profiles`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 from mtrec.trainer_module import features
 
 PADDING = 0
+PROFILE_FOLDS = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +46,11 @@ class TokenLists:
     def row_ids(self) -> np.ndarray:
         """int64 [total tokens]: the row each value belongs to."""
         return np.repeat(np.arange(len(self.row_lengths)), self.row_lengths)
+
+    def select(self, rows: np.ndarray) -> "TokenLists":
+        """The lists of the rows where the bool mask `rows` [rows] is True."""
+        return TokenLists(values=self.values[rows[self.row_ids()]],
+                          row_lengths=self.row_lengths[rows])
 
     def positions(self) -> np.ndarray:
         """int64 [total tokens]: each value's position within its row."""
@@ -52,11 +65,15 @@ class FeatureTable:
     `table` int64 [vocabulary_size + OOV, max_length] as described above;
     `num_tokens` the token ids it can hold besides padding (the feature's
     vocabulary size + its OOV bucket), so its embedding has num_tokens + 1 rows.
+    `training_tokens` names the training batch feature, if any, holding the
+    tokens each interaction trains with instead of its table row (a user
+    feature's out-of-fold profile).
     """
 
     name: str
     table: np.ndarray
     num_tokens: int
+    training_tokens: str = ""
 
 
 def _empty_table(num_rows: int, max_length: int) -> np.ndarray:
@@ -102,3 +119,18 @@ def user_feature_table(user_index: np.ndarray, tokens: TokenLists, num_users: in
     keep = rank < max_length
     table[pairs[keep, 0], rank[keep]] = pairs[keep, 1] + 1
     return table
+
+
+def out_of_fold_profiles(user_index: np.ndarray, tokens: TokenLists, num_users: int,
+                         max_length: int, seed: int) -> np.ndarray:
+    """int64 [rows, max_length]: for each training interaction, its user's
+    profile (as in `user_feature_table`) built only from the rows of the other
+    PROFILE_FOLDS - 1 folds; folds are drawn at random (seeded) per row."""
+    folds = np.random.default_rng(seed).integers(PROFILE_FOLDS, size=len(user_index))
+    profiles = np.full((len(user_index), max_length), PADDING, np.int64)
+    for fold in range(PROFILE_FOLDS):
+        others = folds != fold
+        table = user_feature_table(user_index[others], tokens.select(others), num_users,
+                                   max_length)
+        profiles[~others] = table[user_index[~others]]
+    return profiles

@@ -88,6 +88,9 @@ class MultiTaskRecommender(tfrs.Model):
         self.item_probabilities = (
             None if item_probabilities is None else
             tf.constant(np.append(item_probabilities, [1.0] * features.NUM_OOV_BUCKETS), tf.float32))
+        # user feature name -> the batch feature with each interaction's training profile
+        self.training_profiles = {f.name: f.training_tokens for f in user_features
+                                  if f.training_tokens}
         self.user_tower = IdTower(num_users, embedding_dim, l2_regularization,
                                   side_features=user_features, name="user_tower")
         self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
@@ -107,7 +110,9 @@ class MultiTaskRecommender(tfrs.Model):
     def compute_loss(self, inputs: Dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         user_indices = tf.reshape(inputs[features.USER_INDEX], [-1])
         item_indices = tf.reshape(inputs[features.ITEM_INDEX], [-1])
-        user_embeddings = self.user_tower(user_indices)
+        # Profiles that never hold this interaction's own text (feature_tables.py).
+        profiles = {name: inputs[key] for name, key in self.training_profiles.items()}
+        user_embeddings = self.user_tower(user_indices, feature_tokens=profiles)
         item_embeddings = self.item_tower(item_indices)
         loss = tf.constant(0.0)
         if self.loss_weights.retrieval > 0:

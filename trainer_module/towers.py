@@ -9,12 +9,15 @@ With side features a tower stays a function of the index alone:
     tower(i) = E_id[i] + sum over features f of  mean_{t in table_f[i], t != pad} E_f[t]
 
 where table_f is the feature's per-index token table (feature_tables.py), so
-the item corpus, the index and every serving signature are unchanged.
+the item corpus, the index and every serving signature are unchanged. In
+training, a user feature may pool tokens given per interaction instead (its
+out-of-fold profile), so the target's own review text never informs its
+prediction.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 import tensorflow as tf
 
@@ -36,19 +39,22 @@ class PooledFeature(tf.keras.layers.Layer):
     int64 indices [batch] -> float32 [batch, embedding_dim]: looks up the rows
     of `table` [rows, max_length] (0 = padding), embeds the tokens and averages
     over the non-padding ones; a row of padding only (no tokens, the OOV
-    index) gives zeros.
+    index) gives zeros. `tokens` [batch, max_length], when given, is pooled
+    instead of the table rows (training with out-of-fold profiles).
     """
 
     def __init__(self, feature: FeatureTable, embedding_dim: int,
                  l2_regularization: float = 0.0, name: str | None = None):
         super().__init__(name=name or feature.name)
+        self.feature_name = feature.name
         self.table = tf.Variable(feature.table, dtype=tf.int64, trainable=False, name="table")
         self.embedding = tf.keras.layers.Embedding(
             feature.num_tokens + 1, embedding_dim, embeddings_initializer=_initializer(),
             embeddings_regularizer=_regularizer(l2_regularization), name="embedding")
 
-    def call(self, indices: tf.Tensor) -> tf.Tensor:
-        tokens = tf.gather(self.table, indices)  # [batch, max_length]
+    def call(self, indices: tf.Tensor, tokens: Optional[tf.Tensor] = None) -> tf.Tensor:
+        if tokens is None:
+            tokens = tf.gather(self.table, indices)  # [batch, max_length]
         mask = tf.cast(tokens != PADDING, tf.float32)[:, :, None]  # [batch, max_length, 1]
         summed = tf.reduce_sum(self.embedding(tokens) * mask, axis=1)  # [batch, d]
         return summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
@@ -75,9 +81,12 @@ class IdTower(tf.keras.Model):
         self.side_features = [PooledFeature(feature, embedding_dim, l2_regularization)
                               for feature in side_features]
 
-    def call(self, indices: tf.Tensor) -> tf.Tensor:
+    def call(self, indices: tf.Tensor,
+             feature_tokens: Optional[Mapping[str, tf.Tensor]] = None) -> tf.Tensor:
+        """`feature_tokens`: feature name -> [batch, max_length] tokens to pool
+        instead of that feature's table rows (training only)."""
         indices = tf.reshape(indices, [-1])
         embeddings = self.embedding(indices)
         for feature in self.side_features:
-            embeddings += feature(indices)
+            embeddings += feature(indices, (feature_tokens or {}).get(feature.feature_name))
         return embeddings

@@ -21,7 +21,7 @@ from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
-                                                 user_feature_table)
+                                                 out_of_fold_profiles, user_feature_table)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 
 
@@ -91,7 +91,11 @@ def _feature_tables(names: Tuple[str, ...], specs: Mapping[str, features.SideFea
                     index: np.ndarray, num_rows: int, tokens: Mapping[str, TokenLists],
                     tf_transform_output: tft.TFTransformOutput, per_user: bool
                     ) -> List[FeatureTable]:
-    """The side-feature tables of one tower, built from the training interactions."""
+    """The side-feature tables of one tower, built from the training interactions.
+
+    A user feature trains with out-of-fold profiles: the batch feature
+    `<name>_profile`, added to the training data by `run_fn`.
+    """
     build = user_feature_table if per_user else item_feature_table
     tables = []
     for name in names:
@@ -102,7 +106,8 @@ def _feature_tables(names: Tuple[str, ...], specs: Mapping[str, features.SideFea
         table = build(index, tokens[spec.tokens], num_rows, spec.max_length)
         num_tokens = (tf_transform_output.vocabulary_size_by_name(spec.vocabulary)
                       + features.NUM_OOV_BUCKETS)
-        tables.append(FeatureTable(name=name, table=table, num_tokens=num_tokens))
+        tables.append(FeatureTable(name=name, table=table, num_tokens=num_tokens,
+                                   training_tokens=f"{name}_profile" if per_user else ""))
         logging.info("side feature %s: %d tokens, %.1f per row on average", name, num_tokens,
                      float(np.mean(np.sum(table > 0, axis=1))))
     return tables
@@ -167,6 +172,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         item_features=item_features)
     model.compile(optimizer=tf.keras.optimizers.Adagrad(settings.learning_rate))
 
+    # Each interaction trains with a user profile built from other interactions only.
+    for feature in user_features:
+        spec = features.USER_SIDE_FEATURES[feature.name]
+        train[feature.training_tokens] = out_of_fold_profiles(
+            train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
+            spec.max_length, settings.seed)
     dataset = (tf.data.Dataset.from_tensor_slices(train)
                .shuffle(len(train[features.USER_INDEX]), seed=settings.seed,
                         reshuffle_each_iteration=True)
