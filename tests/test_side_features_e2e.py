@@ -6,9 +6,10 @@ its own ratings CSV: the sample's ratings joined with `items.csv` (title,
 genres) and a synthetic review summary per rating (a word for the rating and
 the item's genres, as a reviewer might write). The run must train, export a
 model with the unchanged signatures, and recommend from a fresh process; its
-retrieval must pass the gate. Its RMSE is not asserted: with user features on
-this data it varies from run to run around the gate's bound (README, Side
-features).
+retrieval must pass the gate. Its RMSE is not asserted: the joint model's
+RMSE moves by up to 0.1 between the last epochs of training (ids only too),
+and with these review summaries it ended above the gate's 0.9 in the runs
+measured (README, Side features).
 """
 
 from __future__ import annotations
