@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import tomli
 
 from mtrec.pipeline.errors import UserFacingError
-from mtrec.trainer_module.features import TOP_K_VALUES, top_k_metric_name
+from mtrec.trainer_module.features import (ITEM_SIDE_FEATURES, TOP_K_VALUES, USER_SIDE_FEATURES,
+                                           top_k_metric_name)
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 OBJECTIVES = ("joint", "retrieval", "rating")
@@ -70,6 +71,8 @@ class ModelConfig:
     temperature: float = 1.0
     sampling_correction: bool = True  # logQ correction of in-batch negatives
     seed: int = 42
+    item_features: List[str] = dataclasses.field(default_factory=list)  # subset of title, genres
+    user_features: List[str] = dataclasses.field(default_factory=list)  # subset of review_summary
 
     def loss_weights(self) -> Tuple[float, float]:
         """(retrieval, rating) weights: the preset, then any explicit override."""
@@ -167,6 +170,10 @@ class Config:
         _check(0 < m.learning_rate <= 10, "model.learning_rate", f"must be in (0, 10], got {m.learning_rate}")
         _check(m.l2_regularization >= 0, "model.l2_regularization", f"must be >= 0, got {m.l2_regularization}")
         _check(m.temperature > 0, "model.temperature", f"must be > 0, got {m.temperature}")
+        for key, chosen, known in (("item_features", m.item_features, ITEM_SIDE_FEATURES),
+                                   ("user_features", m.user_features, USER_SIDE_FEATURES)):
+            _check(set(chosen) <= set(known) and len(set(chosen)) == len(chosen), f"model.{key}",
+                   f"must be distinct names from {sorted(known)}, got {chosen}")
         g = self.gate
         valid_metrics = [top_k_metric_name(k, seen) for k in TOP_K_VALUES for seen in (False, True)]
         _check(g.top_k_metric in valid_metrics, "gate.top_k_metric",
@@ -209,7 +216,13 @@ class Config:
             "max_k": self.serving.max_k,
             "seed": self.model.seed,
             "items_file": self.data.items_file,
+            **self.side_features(),
         }
+
+    def side_features(self) -> Dict[str, List[str]]:
+        """The enabled side features: Transform's custom_config and part of the Trainer's."""
+        return {"item_features": list(self.model.item_features),
+                "user_features": list(self.model.user_features)}
 
 
 def _check(condition: bool, key: str, message: str) -> None:

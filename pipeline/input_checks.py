@@ -38,12 +38,19 @@ def check_inputs(config: Config) -> None:
     if not files:
         raise InputError(f"{ratings_dir}: no file matches {config.data.file_pattern!r}")
     required = [features.USER_ID, features.ITEM_ID] + ([features.RATING] if config.data.has_ratings else [])
+    side_features = ([(column, "model.item_features") for column in config.model.item_features]
+                     + [(column, "model.user_features") for column in config.model.user_features])
     for path in files:
         header = _header(path)
         missing = [column for column in required if column not in header]
         if missing:
             raise InputError(f"{path}: missing required column(s) {', '.join(missing)} "
                              f"(header is {','.join(header)})")
+        for column, key in side_features:
+            if column not in header:
+                raise InputError(f"{path}: missing column {column!r}, enabled by {key} "
+                                 f"(header is {','.join(header)}); add the column or remove "
+                                 f"{column!r} from {key}")
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
             reader = csv.reader(handle)
             next(reader)

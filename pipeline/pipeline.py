@@ -42,7 +42,7 @@ def create_pipeline(config: Config,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
-        custom_config={"code_version": code_version})
+        custom_config={**config.side_features(), "code_version": code_version})
     trainer = tfx.components.Trainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],

@@ -51,3 +51,15 @@ def test_bad_config_value_and_set_syntax(capsys, tmp_path):
 def test_recommend_without_a_pushed_model(capsys, tmp_path):
     code, err = _run(capsys, "recommend", "--user", "u1", "--serving-dir", str(tmp_path))
     assert code == 2 and "no pushed model under" in err
+
+
+def test_enabled_side_feature_without_its_column_names_column_and_key(capsys, tmp_path):
+    (tmp_path / "r.csv").write_text("user_id,item_id,rating,title\n1,2,3,Heat (1995)\n")
+    code, err = _run(capsys, "run", "--data-dir", str(tmp_path), "--items-file", "",
+                     "--set", 'model.item_features=["title", "genres"]')
+    assert code == 2
+    assert "r.csv: missing column 'genres', enabled by model.item_features" in err
+    code, err = _run(capsys, "run", "--data-dir", str(tmp_path), "--items-file", "",
+                     "--set", 'model.user_features=["review_summary"]')
+    assert code == 2
+    assert "missing column 'review_summary', enabled by model.user_features" in err

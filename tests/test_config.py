@@ -9,7 +9,7 @@ def test_defaults_are_valid_and_point_at_the_sample():
     config = load_config()
     assert config.data.ratings_dir.endswith("data/sample/ratings")
     assert config.model.loss_weights() == (1.0, 0.3)
-    assert config.trainer_settings()["rating_weight"] == 1.0
+    assert config.trainer_settings()["rating_weight"] == 0.3
 
 
 def test_toml_then_overrides(tmp_path):
@@ -26,6 +26,17 @@ def test_toml_then_overrides(tmp_path):
     ("joint", (1.0, 0.3)), ("retrieval", (1.0, 0.0)), ("rating", (0.0, 1.0))])
 def test_objective_presets(objective, weights):
     assert load_config(overrides={"model.objective": objective}).model.loss_weights() == weights
+
+
+def test_side_features_are_off_by_default_and_reach_transform_and_trainer():
+    assert load_config().side_features() == {"item_features": [], "user_features": []}
+    config = load_config(overrides={"model.item_features": ["genres", "title"],
+                                    "model.user_features": ["review_summary"]})
+    settings = config.trainer_settings()
+    assert settings["item_features"] == ["genres", "title"]
+    assert settings["user_features"] == ["review_summary"]
+    assert config.side_features() == {"item_features": ["genres", "title"],
+                                      "user_features": ["review_summary"]}
 
 
 def test_explicit_weight_overrides_preset():
@@ -52,6 +63,10 @@ def test_implicit_data_trains_retrieval_only():
     ({"model.rating_hidden_units": [64, 0]}, "model.rating_hidden_units"),
     ({"model.unknown_knob": 1}, "model.unknown_knob: unknown setting"),
     ({"data.has_ratings": "yes"}, "data.has_ratings: expected true or false"),
+    ({"model.item_features": ["title", "plot"]}, "model.item_features: must be distinct names"),
+    ({"model.item_features": ["title", "title"]}, "model.item_features: must be distinct names"),
+    ({"model.item_features": "title"}, "model.item_features: expected a list"),
+    ({"model.user_features": ["title"]}, "model.user_features: must be distinct names"),
 ])
 def test_invalid_values_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):

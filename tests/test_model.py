@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 from mtrec.trainer_module.towers import IdTower
 
@@ -87,3 +88,79 @@ def test_rows_without_a_rating_are_left_out_of_the_rating_loss():
     assert np.isfinite(loss)
     rated_only = {name: tf.gather(value, [0, 2, 3]) for name, value in BATCH.items()}
     assert loss == pytest.approx(float(make_model(0.0, 1.0).compute_loss(rated_only)), rel=1e-5)
+
+
+# -- side features ---------------------------------------------------------------
+
+def title_feature() -> FeatureTable:
+    """3 items + OOV; tokens 1..4 (0 = padding): item 0 has 2 tokens, item 2 none."""
+    table = np.array([[1, 3, 0], [2, 0, 0], [0, 0, 0], [0, 0, 0]], np.int64)
+    return FeatureTable(name="title", table=table, num_tokens=4)
+
+
+def test_tower_with_side_features_adds_the_mean_of_token_embeddings():
+    tower = IdTower(vocabulary_size=3, embedding_dim=6, side_features=[title_feature()])
+    out = tower(tf.constant([[0], [1], [2], [3]], tf.int64))  # [B, 1] input is flattened
+    assert out.shape == (4, 6)
+    ids = tower.embedding.embeddings.numpy()
+    (pooled,) = tower.side_features
+    tokens = pooled.embedding.embeddings.numpy()
+    assert tokens.shape == (4 + 1, 6)  # num_tokens + the padding row
+    np.testing.assert_allclose(out[0], ids[0] + (tokens[1] + tokens[3]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(out[1], ids[1] + tokens[2], rtol=1e-6)
+    np.testing.assert_allclose(out[2], ids[2], rtol=1e-6)  # no tokens: the id alone
+    np.testing.assert_allclose(out[3], ids[3], rtol=1e-6)  # OOV index: an empty feature row
+
+
+def test_padding_embedding_never_reaches_the_output():
+    tower = IdTower(vocabulary_size=3, embedding_dim=6, side_features=[title_feature()])
+    indices = tf.constant([0, 1, 2, 3], tf.int64)
+    before = tower(indices).numpy()
+    (pooled,) = tower.side_features
+    padding_moved = pooled.embedding.embeddings.numpy()
+    padding_moved[0] += 100.0
+    pooled.embedding.embeddings.assign(padding_moved)
+    np.testing.assert_allclose(tower(indices).numpy(), before, rtol=1e-6)
+
+
+def test_side_feature_table_must_match_the_vocabulary():
+    with pytest.raises(ValueError, match="table has 4 rows"):
+        IdTower(vocabulary_size=5, embedding_dim=6, side_features=[title_feature()])
+
+
+def user_profile_feature() -> FeatureTable:
+    """3 users + OOV, tokens 1..2; in training the profiles come with the batch."""
+    return FeatureTable(name="review_summary", num_tokens=2,
+                        table=np.array([[1, 2], [2, 0], [0, 0], [0, 0]], np.int64),
+                        training_tokens="review_summary_profile")
+
+
+def test_tower_pools_given_training_tokens_instead_of_the_table():
+    tower = IdTower(vocabulary_size=3, embedding_dim=6, side_features=[user_profile_feature()])
+    users = tf.constant([0, 0, 3], tf.int64)
+    given = tf.constant([[2, 0], [0, 0], [1, 0]], tf.int64)  # out-of-fold profiles, say
+    out = tower(users, feature_tokens={"review_summary": given}).numpy()
+    ids = tower.embedding.embeddings.numpy()
+    tokens = tower.side_features[0].embedding.embeddings.numpy()
+    np.testing.assert_allclose(out, ids[[0, 0, 3]] + tokens[[2, 0, 1]] * [[1], [0], [1]],
+                               rtol=1e-6)
+    # Without them (serving) the table's row: user 0's whole profile.
+    np.testing.assert_allclose(tower(users).numpy()[0], ids[0] + (tokens[1] + tokens[2]) / 2,
+                               rtol=1e-6)
+
+
+def test_model_with_side_features_trains_its_feature_embeddings():
+    user_profile = user_profile_feature()
+    item_titles = FeatureTable(name="title", num_tokens=4, table=np.array(
+        [[1, 0, 0], [2, 0, 0], [3, 4, 0], [1, 2, 0], [0, 0, 0]], np.int64))
+    model = make_model(1.0, 1.0, user_features=[user_profile], item_features=[item_titles])
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
+    batch = dict(BATCH, review_summary_profile=tf.constant([[2, 0], [1, 0], [0, 0], [1, 2]],
+                                                           tf.int64))
+    before = float(model.compute_loss(batch))
+    history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(30), epochs=1, verbose=0)
+    assert float(model.compute_loss(batch)) < before
+    assert np.isfinite(history.history["loss"]).all()
+    names = {v.name for v in model.trainable_variables}
+    assert any("title" in name for name in names) and any("review_summary" in name for name in names)
+    assert not any("table" in v.name for v in model.trainable_variables)  # tables are fixed

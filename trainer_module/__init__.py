@@ -2,8 +2,9 @@
 
 Modules, one concern each:
   features       feature names shared by every stage
-  preprocessing  the Transform `preprocessing_fn` (vocabularies)
-  towers         user and item towers (id embeddings)
+  preprocessing  the Transform `preprocessing_fn` (id and side-feature vocabularies)
+  feature_tables per-item / per-user side-feature tables from the training data
+  towers         user and item towers (id embeddings + pooled side features)
   model          the multi-task TFRS model: retrieval + rating tasks, loss weights
   index          ScaNN index sizing and construction
   export         the exported SavedModel and its serving signatures

@@ -4,6 +4,10 @@ The canonical raw columns (DESIGN.md §4) come out of the dataset readers; the
 transformed features are what the model trains on.
 """
 
+from __future__ import annotations
+
+import dataclasses
+
 # Canonical raw columns.
 USER_ID = "user_id"
 ITEM_ID = "item_id"
@@ -21,6 +25,45 @@ ITEM_VOCABULARY = "item_id"
 
 # Out-of-vocabulary ids share one bucket, at index len(vocabulary).
 NUM_OOV_BUCKETS = 1
+
+# Optional side-feature columns, denormalised into the ratings rows by the
+# dataset readers: the item's title, its genres ('|'-separated, may be empty)
+# and the summary text of the user's review (may be empty).
+TITLE = "title"
+GENRES = "genres"
+REVIEW_SUMMARY = "review_summary"
+
+
+@dataclasses.dataclass(frozen=True)
+class SideFeature:
+    """One optional side feature, from raw column to the Trainer's lookup table.
+
+    Transform maps the column to token indices (`tokens`, sparse [batch, None])
+    through the vocabulary `vocabulary`, bounded by `top_k` and
+    `frequency_threshold` (tokens counted over interaction rows), with
+    NUM_OOV_BUCKETS for the rest. The Trainer keeps at most `max_length`
+    tokens per item (user) in its table.
+    """
+
+    column: str
+    tokens: str
+    vocabulary: str
+    top_k: int
+    frequency_threshold: int
+    max_length: int
+
+
+ITEM_SIDE_FEATURES = {
+    TITLE: SideFeature(TITLE, tokens="title_tokens", vocabulary="title_tokens",
+                       top_k=20_000, frequency_threshold=2, max_length=16),
+    GENRES: SideFeature(GENRES, tokens="genre_indices", vocabulary="genres",
+                        top_k=1_000, frequency_threshold=1, max_length=8),
+}
+USER_SIDE_FEATURES = {
+    REVIEW_SUMMARY: SideFeature(REVIEW_SUMMARY, tokens="summary_tokens",
+                                vocabulary="summary_tokens", top_k=20_000,
+                                frequency_threshold=2, max_length=64),
+}
 
 # Outputs of the exported model's `evaluate` signature, read by TFMA.
 RANK_OUTPUT = "rank"

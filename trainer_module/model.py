@@ -1,6 +1,7 @@
 """The multi-task recommender: a retrieval task and a rating task on shared towers.
 
     user tower u = E_user[user],  item tower v = E_item[item]
+                (plus mean-pooled side-feature embeddings when enabled: towers.py)
     retrieval:  softmax over in-batch items of <u, v> / temperature - log q(item)
                 (q = the item's share of training interactions: in-batch
                 negatives are sampled by popularity, and without this logQ
@@ -17,13 +18,14 @@ tutorial's training time; the Evaluator measures top-K once, on held-out data.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.towers import IdTower
 
 
@@ -78,16 +80,24 @@ class MultiTaskRecommender(tfrs.Model):
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
                  loss_weights: LossWeights, rating_hidden_units: Tuple[int, ...] = (64, 32),
                  mean_rating: float = 0.0, l2_regularization: float = 0.0,
-                 temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None):
+                 temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None,
+                 user_features: Sequence[FeatureTable] = (),
+                 item_features: Sequence[FeatureTable] = ()):
         """`item_probabilities` [num_items]: sampling probability of each item in
-        a batch, for the logQ correction; None disables it."""
+        a batch, for the logQ correction; None disables it. `user_features` /
+        `item_features`: side-feature tables the towers pool (none: ids only)."""
         super().__init__()
         self.loss_weights = loss_weights
         self.item_probabilities = (
             None if item_probabilities is None else
             tf.constant(np.append(item_probabilities, [1.0] * features.NUM_OOV_BUCKETS), tf.float32))
-        self.user_tower = IdTower(num_users, embedding_dim, l2_regularization, name="user_tower")
-        self.item_tower = IdTower(num_items, embedding_dim, l2_regularization, name="item_tower")
+        # user feature name -> the batch feature with each interaction's training profile
+        self.training_profiles = {f.name: f.training_tokens for f in user_features
+                                  if f.training_tokens}
+        self.user_tower = IdTower(num_users, embedding_dim, l2_regularization,
+                                  side_features=user_features, name="user_tower")
+        self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
+                                  side_features=item_features, name="item_tower")
         self.rating_head = RatingHead(num_users, num_items, embedding_dim, rating_hidden_units,
                                       mean_rating)
         self.retrieval_task = tfrs.tasks.Retrieval(
@@ -107,7 +117,9 @@ class MultiTaskRecommender(tfrs.Model):
     def compute_loss(self, inputs: Dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         user_indices = tf.reshape(inputs[features.USER_INDEX], [-1])
         item_indices = tf.reshape(inputs[features.ITEM_INDEX], [-1])
-        user_embeddings = self.user_tower(user_indices)
+        # Profiles that never hold this interaction's own text (feature_tables.py).
+        profiles = {name: inputs[key] for name, key in self.training_profiles.items()}
+        user_embeddings = self.user_tower(user_indices, feature_tokens=profiles)
         item_embeddings = self.item_tower(item_indices)
         loss = tf.constant(0.0)
         if self.loss_weights.retrieval > 0:
@@ -120,11 +132,10 @@ class MultiTaskRecommender(tfrs.Model):
             predictions = self.rating_head(user_embeddings, item_embeddings,
                                            user_indices, item_indices)
             # Interactions without a rating (NaN) take no part in the rating
-            # loss: weight 0, and the others scaled so the loss is their mean.
+            # loss (weight 0): it is the sum over the rated ones.
             ratings = tf.reshape(inputs[features.RATING], [-1])
             rated = tf.cast(tf.math.logical_not(tf.math.is_nan(ratings)), tf.float32)
-            weights = rated * tf.cast(tf.size(rated), tf.float32) / tf.maximum(tf.reduce_sum(rated), 1.0)
             loss += self.loss_weights.rating * self.rating_task(
                 labels=tf.where(rated > 0, ratings, 0.0)[:, None],
-                predictions=predictions[:, None], sample_weight=weights[:, None])
+                predictions=predictions[:, None], sample_weight=rated[:, None])
         return loss

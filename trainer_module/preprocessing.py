@@ -1,15 +1,23 @@
-"""The Transform stage: id vocabularies.
+"""The Transform stage: id vocabularies and, optionally, side-feature vocabularies.
 
 `preprocessing_fn` turns raw user and item ids into dense vocabulary indices
 (most frequent first, one out-of-vocabulary bucket at the end) and passes the
 rating through as a float. CsvExampleGen types numeric ids as INT64, so ids are
 cast to strings first: the vocabulary, the serving signatures and the
 evaluation signature all key on the string form.
+
+Side features enabled in `custom_config` (`item_features`, `user_features`;
+see features.ITEM_SIDE_FEATURES / USER_SIDE_FEATURES) become token indices,
+sparse [batch, None], each through its own bounded vocabulary:
+
+  title           lower-cased, split on anything that is not a letter or digit
+  review_summary  the same
+  genres          split on '|', blanks dropped, case kept
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Sequence
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -36,10 +44,68 @@ def ids_as_strings(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
     return tf.strings.as_string(to_dense_column(tensor, default=0))
 
 
+def text_tokens(text: tf.Tensor) -> tf.SparseTensor:
+    """[batch] strings -> [batch, None] lower-cased tokens split on non-alphanumerics.
+
+    An empty or missing text gives an empty row.
+    """
+    lowered = tf.strings.lower(text, encoding="utf-8")
+    spaced = tf.strings.regex_replace(lowered, r"[^\pL\pN]+", " ")
+    return tf.strings.split(spaced).to_sparse()
+
+
+def genre_tokens(genres: tf.Tensor) -> tf.SparseTensor:
+    """[batch] '|'-separated genres -> [batch, None] genre names; '' gives an empty row."""
+    parts = tf.strings.strip(tf.strings.split(genres, sep="|"))
+    return tf.ragged.boolean_mask(parts, tf.strings.length(parts) > 0).to_sparse()
+
+
+_TOKENIZERS = {
+    features.TITLE: text_tokens,
+    features.GENRES: genre_tokens,
+    features.REVIEW_SUMMARY: text_tokens,
+}
+
+
+def enabled_side_features(custom_config: Dict[str, Any] | None) -> Sequence[features.SideFeature]:
+    """The side features `custom_config` enables, items' first, in config order."""
+    config = custom_config or {}
+    return ([features.ITEM_SIDE_FEATURES[name] for name in config.get("item_features", [])]
+            + [features.USER_SIDE_FEATURES[name] for name in config.get("user_features", [])])
+
+
+def check_side_feature_columns(inputs: Dict[str, tf.Tensor],
+                               enabled: Sequence[features.SideFeature]) -> None:
+    """Raises ValueError naming the column and config key of an enabled feature
+    the data lacks (pipeline/input_checks.py catches a missing header earlier;
+    this catches a column without a single value, which ExampleGen drops)."""
+    for feature in enabled:
+        if feature.column not in inputs:
+            key = ("model.item_features" if feature.column in features.ITEM_SIDE_FEATURES
+                   else "model.user_features")
+            raise ValueError(f"column {feature.column!r}, enabled by {key}, is not in the data "
+                             f"(or has no value in any row); columns: {sorted(inputs)}")
+
+
+def side_feature_indices(inputs: Dict[str, tf.Tensor],
+                         feature: features.SideFeature) -> tf.SparseTensor:
+    """Token indices [batch, None] of one side feature through its vocabulary."""
+    tokens = _TOKENIZERS[feature.column](ids_as_strings(inputs[feature.column]))
+    return tft.compute_and_apply_vocabulary(
+        tokens, top_k=feature.top_k, frequency_threshold=feature.frequency_threshold,
+        num_oov_buckets=features.NUM_OOV_BUCKETS, vocab_filename=feature.vocabulary)
+
+
 def preprocessing_fn(inputs: Dict[str, tf.Tensor],
                      custom_config: Dict[str, Any] | None = None) -> Dict[str, tf.Tensor]:
-    """TFX Transform entry point. `custom_config` carries only the code version
-    (part of the cache key), so it is not read here."""
+    """TFX Transform entry point.
+
+    `custom_config` holds `item_features` and `user_features` (lists of side
+    feature names, empty by default) and the code version (only part of the
+    cache key, not read here).
+    """
+    side_features = enabled_side_features(custom_config)
+    check_side_feature_columns(inputs, side_features)
     outputs = {
         features.USER_INDEX: tft.compute_and_apply_vocabulary(
             ids_as_strings(inputs[features.USER_ID]),
@@ -53,4 +119,6 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     if features.RATING in inputs:
         outputs[features.RATING] = to_dense_column(
             tf.cast(inputs[features.RATING], tf.float32), default=float("nan"))
+    for feature in side_features:
+        outputs[feature.tokens] = side_feature_indices(inputs, feature)
     return outputs

@@ -20,6 +20,8 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
+from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
+                                                 out_of_fold_profiles, user_feature_table)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 
 
@@ -43,31 +45,72 @@ class TrainingSettings:
     max_k: int = 100
     seed: int = 42
     items_file: str = ""
+    item_features: Tuple[str, ...] = ()  # item tower side features (features.ITEM_SIDE_FEATURES)
+    user_features: Tuple[str, ...] = ()  # user tower side features (features.USER_SIDE_FEATURES)
     code_version: str = ""  # only part of the cache key (see pipeline/code_version.py)
 
     @classmethod
     def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> "TrainingSettings":
         values = dict(custom_config or {})
-        if "rating_hidden_units" in values:
-            values["rating_hidden_units"] = tuple(values["rating_hidden_units"])
+        for name in ("rating_hidden_units", "item_features", "user_features"):
+            if name in values:
+                values[name] = tuple(values[name])
         return cls(**values)
 
 
 def _read_interactions(files: List[str], data_accessor: tfx.components.DataAccessor,
-                       tf_transform_output: tft.TFTransformOutput) -> Dict[str, np.ndarray]:
-    """Reads the transformed training split into memory: one array per feature.
+                       tf_transform_output: tft.TFTransformOutput
+                       ) -> Tuple[Dict[str, np.ndarray], Dict[str, TokenLists]]:
+    """Reads the transformed training split into memory.
 
-    Three small columns per interaction (tens of bytes), so even 10M ratings fit
-    comfortably; holding them lets every epoch reshuffle without re-parsing.
+    Returns one array per single-valued feature (user, item, rating: tens of
+    bytes per interaction, so even 10M ratings fit comfortably; holding them
+    lets every epoch reshuffle without re-parsing) and the token lists of each
+    side feature (sparse in the transformed data), which only feed the tables.
     """
     dataset = data_accessor.tf_dataset_factory(
         files, tfxio.TensorFlowDatasetOptions(batch_size=65536, num_epochs=1, shuffle=False),
         tf_transform_output.transformed_metadata.schema)
     columns: Dict[str, List[np.ndarray]] = {}
+    token_parts: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = {}
     for batch in dataset:
         for name, tensor in batch.items():
-            columns.setdefault(name, []).append(np.reshape(tensor.numpy(), [-1]))
-    return {name: np.concatenate(parts) for name, parts in columns.items()}
+            if isinstance(tensor, tf.SparseTensor):
+                ragged = tf.RaggedTensor.from_sparse(tensor)
+                token_parts.setdefault(name, []).append(
+                    (ragged.values.numpy(), ragged.row_lengths().numpy()))
+            else:
+                columns.setdefault(name, []).append(np.reshape(tensor.numpy(), [-1]))
+    tokens = {name: TokenLists(values=np.concatenate([v for v, _ in parts]).astype(np.int64),
+                               row_lengths=np.concatenate([n for _, n in parts]).astype(np.int64))
+              for name, parts in token_parts.items()}
+    return {name: np.concatenate(parts) for name, parts in columns.items()}, tokens
+
+
+def _feature_tables(names: Tuple[str, ...], specs: Mapping[str, features.SideFeature],
+                    index: np.ndarray, num_rows: int, tokens: Mapping[str, TokenLists],
+                    tf_transform_output: tft.TFTransformOutput, per_user: bool
+                    ) -> List[FeatureTable]:
+    """The side-feature tables of one tower, built from the training interactions.
+
+    A user feature trains with out-of-fold profiles: the batch feature
+    `<name>_profile`, added to the training data by `run_fn`.
+    """
+    build = user_feature_table if per_user else item_feature_table
+    tables = []
+    for name in names:
+        spec = specs[name]
+        if spec.tokens not in tokens:
+            raise ValueError(f"side feature {name!r} is enabled but the transformed data has no "
+                             f"{spec.tokens!r}: was Transform run with the same settings?")
+        table = build(index, tokens[spec.tokens], num_rows, spec.max_length)
+        num_tokens = (tf_transform_output.vocabulary_size_by_name(spec.vocabulary)
+                      + features.NUM_OOV_BUCKETS)
+        tables.append(FeatureTable(name=name, table=table, num_tokens=num_tokens,
+                                   training_tokens=f"{name}_profile" if per_user else ""))
+        logging.info("side feature %s: %d tokens, %.1f per row on average", name, num_tokens,
+                     float(np.mean(np.sum(table > 0, axis=1))))
+    return tables
 
 
 def _seen_items(user_index: np.ndarray, item_index: np.ndarray, num_users: int) -> tf.RaggedTensor:
@@ -100,7 +143,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     user_vocabulary = [v.decode() for v in tf_transform_output.vocabulary_by_name(features.USER_VOCABULARY)]
     item_vocabulary = [v.decode() for v in tf_transform_output.vocabulary_by_name(features.ITEM_VOCABULARY)]
 
-    train = _read_interactions(fn_args.train_files, fn_args.data_accessor, tf_transform_output)
+    train, train_tokens = _read_interactions(fn_args.train_files, fn_args.data_accessor,
+                                             tf_transform_output)
     has_ratings = features.RATING in train and not np.all(np.isnan(train[features.RATING]))
     loss_weights = LossWeights(settings.retrieval_weight,
                                settings.rating_weight if has_ratings else 0.0)
@@ -112,14 +156,28 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  len(train[features.USER_INDEX]), len(user_vocabulary), len(item_vocabulary),
                  loss_weights)
 
+    item_features = _feature_tables(
+        settings.item_features, features.ITEM_SIDE_FEATURES, train[features.ITEM_INDEX],
+        len(item_vocabulary), train_tokens, tf_transform_output, per_user=False)
+    user_features = _feature_tables(
+        settings.user_features, features.USER_SIDE_FEATURES, train[features.USER_INDEX],
+        len(user_vocabulary), train_tokens, tf_transform_output, per_user=True)
+
     model = MultiTaskRecommender(
         num_users=len(user_vocabulary), num_items=len(item_vocabulary),
         embedding_dim=settings.embedding_dim, loss_weights=loss_weights,
         rating_hidden_units=settings.rating_hidden_units, mean_rating=mean_rating,
         l2_regularization=settings.l2_regularization, temperature=settings.temperature,
-        item_probabilities=item_probabilities)
+        item_probabilities=item_probabilities, user_features=user_features,
+        item_features=item_features)
     model.compile(optimizer=tf.keras.optimizers.Adagrad(settings.learning_rate))
 
+    # Each interaction trains with a user profile built from other interactions only.
+    for feature in user_features:
+        spec = features.USER_SIDE_FEATURES[feature.name]
+        train[feature.training_tokens] = out_of_fold_profiles(
+            train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
+            spec.max_length, settings.seed)
     dataset = (tf.data.Dataset.from_tensor_slices(train)
                .shuffle(len(train[features.USER_INDEX]), seed=settings.seed,
                         reshuffle_each_iteration=True)

@@ -1,0 +1,86 @@
+"""Per-item and per-user side-feature tables built from training interactions."""
+
+import numpy as np
+
+from mtrec.trainer_module import features
+from mtrec.trainer_module.feature_tables import (PROFILE_FOLDS, TokenLists, item_feature_table,
+                                                 out_of_fold_profiles, user_feature_table)
+
+
+def token_lists(*rows):
+    return TokenLists(values=np.array([t for row in rows for t in row], np.int64),
+                      row_lengths=np.array([len(row) for row in rows], np.int64))
+
+
+def test_token_lists_row_ids_and_positions():
+    tokens = token_lists([4, 5], [], [6, 7, 8])
+    np.testing.assert_array_equal(tokens.row_ids(), [0, 0, 2, 2, 2])
+    np.testing.assert_array_equal(tokens.positions(), [0, 1, 0, 1, 2])
+
+
+def test_item_table_shifts_tokens_pads_and_keeps_the_oov_row_empty():
+    # Items 0 and 2 appear twice (denormalised rows); item 1 never: an empty row.
+    item_index = np.array([2, 0, 2, 0])
+    tokens = token_lists([3, 0], [5], [3, 0], [5])
+    table = item_feature_table(item_index, tokens, num_items=3, max_length=3)
+    assert table.shape == (3 + features.NUM_OOV_BUCKETS, 3) and table.dtype == np.int64
+    np.testing.assert_array_equal(table, [[6, 0, 0],    # token 5 -> 6, then padding
+                                          [0, 0, 0],    # no training row
+                                          [4, 1, 0],    # token 0 -> 1, distinct from padding
+                                          [0, 0, 0]])   # the OOV item
+
+
+def test_item_table_takes_the_longest_row_and_truncates():
+    item_index = np.array([0, 0, 0])
+    tokens = token_lists([], [7, 8, 9, 10], [1])  # e.g. a row where the title was missing
+    table = item_feature_table(item_index, tokens, num_items=1, max_length=3)
+    np.testing.assert_array_equal(table[0], [8, 9, 10])
+
+
+def test_user_table_aggregates_training_rows_most_frequent_first_capped():
+    user_index = np.array([1, 1, 1, 0])
+    tokens = token_lists([4, 2], [2, 9], [2, 4, 3], [])
+    table = user_feature_table(user_index, tokens, num_users=2, max_length=3)
+    assert table.shape == (2 + features.NUM_OOV_BUCKETS, 3)
+    # user 1: token 2 three times, 4 twice, then 3 and 9 once: 3 wins the tie (lower index).
+    np.testing.assert_array_equal(table[1], [3, 5, 4])
+    np.testing.assert_array_equal(table[0], [0, 0, 0])  # a user whose rows have no text
+    np.testing.assert_array_equal(table[2], [0, 0, 0])  # the OOV user
+
+
+def test_tables_of_no_interactions_are_all_padding():
+    empty = token_lists()
+    assert not item_feature_table(np.array([], np.int64), empty, 2, 4).any()
+    assert not user_feature_table(np.array([], np.int64), empty, 2, 4).any()
+
+
+def test_token_lists_select_rows():
+    selected = token_lists([4, 5], [], [6, 7, 8]).select(np.array([False, True, True]))
+    np.testing.assert_array_equal(selected.values, [6, 7, 8])
+    np.testing.assert_array_equal(selected.row_lengths, [0, 3])
+
+
+def test_out_of_fold_profiles_never_hold_the_rows_own_tokens():
+    # One user, one distinct token per row: a row's own token can only reach
+    # its training profile through its own row.
+    rows = 40
+    user_index = np.zeros(rows, np.int64)
+    tokens = token_lists(*[[t] for t in range(rows)])
+    profiles = out_of_fold_profiles(user_index, tokens, num_users=1, max_length=rows, seed=3)
+    assert profiles.shape == (rows, rows)
+    for row, profile in enumerate(profiles):
+        assert row + 1 not in profile
+        # ... and it holds the tokens of about (PROFILE_FOLDS - 1) / PROFILE_FOLDS of the others.
+        assert 0.4 * rows < np.count_nonzero(profile) < rows
+    full = user_feature_table(user_index, tokens, 1, rows)[0]
+    assert PROFILE_FOLDS > 1 and set(profiles[0][profiles[0] > 0]) < set(full)
+
+
+def test_out_of_fold_profiles_are_per_user_and_seeded():
+    user_index = np.array([0, 1, 0, 1, 0, 1])
+    tokens = token_lists([1], [2], [1], [2], [1], [2])
+    profiles = out_of_fold_profiles(user_index, tokens, num_users=2, max_length=2, seed=0)
+    assert set(profiles[user_index == 0].ravel()) <= {0, 2}  # user 0 only ever wrote token 1
+    assert set(profiles[user_index == 1].ravel()) <= {0, 3}
+    np.testing.assert_array_equal(
+        profiles, out_of_fold_profiles(user_index, tokens, 2, 2, seed=0))
