@@ -4,7 +4,8 @@ import numpy as np
 
 from mtrec.trainer_module import features
 from mtrec.trainer_module.feature_tables import (PROFILE_FOLDS, TokenLists, item_feature_table,
-                                                 out_of_fold_profiles, user_feature_table)
+                                                 most_frequent_table, out_of_fold_profiles)
+from mtrec.trainer_module.trainer import _feature_tables
 
 
 def token_lists(*rows):
@@ -40,7 +41,7 @@ def test_item_table_takes_the_longest_row_and_truncates():
 def test_user_table_aggregates_training_rows_most_frequent_first_capped():
     user_index = np.array([1, 1, 1, 0])
     tokens = token_lists([4, 2], [2, 9], [2, 4, 3], [])
-    table = user_feature_table(user_index, tokens, num_users=2, max_length=3)
+    table = most_frequent_table(user_index, tokens, num_rows=2, max_length=3)
     assert table.shape == (2 + features.NUM_OOV_BUCKETS, 3)
     # user 1: token 2 three times, 4 twice, then 3 and 9 once: 3 wins the tie (lower index).
     np.testing.assert_array_equal(table[1], [3, 5, 4])
@@ -51,7 +52,7 @@ def test_user_table_aggregates_training_rows_most_frequent_first_capped():
 def test_tables_of_no_interactions_are_all_padding():
     empty = token_lists()
     assert not item_feature_table(np.array([], np.int64), empty, 2, 4).any()
-    assert not user_feature_table(np.array([], np.int64), empty, 2, 4).any()
+    assert not most_frequent_table(np.array([], np.int64), empty, 2, 4).any()
 
 
 def test_token_lists_select_rows():
@@ -72,7 +73,7 @@ def test_out_of_fold_profiles_never_hold_the_rows_own_tokens():
         assert row + 1 not in profile
         # ... and it holds the tokens of about (PROFILE_FOLDS - 1) / PROFILE_FOLDS of the others.
         assert 0.4 * rows < np.count_nonzero(profile) < rows
-    full = user_feature_table(user_index, tokens, 1, rows)[0]
+    full = most_frequent_table(user_index, tokens, 1, rows)[0]
     assert PROFILE_FOLDS > 1 and set(profiles[0][profiles[0] > 0]) < set(full)
 
 
@@ -84,3 +85,33 @@ def test_out_of_fold_profiles_are_per_user_and_seeded():
     assert set(profiles[user_index == 1].ravel()) <= {0, 3}
     np.testing.assert_array_equal(
         profiles, out_of_fold_profiles(user_index, tokens, 2, 2, seed=0))
+
+
+def test_item_time_buckets_table_holds_the_most_frequent_buckets_not_one_rows():
+    # Item 0 was rated in time buckets 1, 3, 5, 3, 5, 5 (one bucket per row):
+    # its row is its most frequent buckets, not the first (or longest) row's.
+    spec = features.ITEM_SIDE_FEATURES[features.TIMESTAMP]
+    item_index = np.array([0, 0, 0, 0, 0, 0, 1])
+    tokens = token_lists([1], [3], [5], [3], [5], [5], [])  # item 1's row has no timestamp
+    [table] = _feature_tables((features.TIMESTAMP,), features.ITEM_SIDE_FEATURES, item_index,
+                              num_rows=2, tokens={spec.tokens: tokens},
+                              tf_transform_output=None, per_user=False)
+    assert spec.per_interaction and spec.max_length == features.TIME_BUCKETS_PER_ROW
+    assert table.num_tokens == features.TIME_BUCKETS  # bucket indices, no OOV bucket
+    assert table.training_tokens == ""  # items train on their table rows
+    np.testing.assert_array_equal(table.table[:, :3], [[6, 4, 2], [0, 0, 0], [0, 0, 0]])
+    assert item_feature_table(item_index, tokens, 2, spec.max_length)[0, 0] == 2  # not this
+    np.testing.assert_array_equal(table.table[0], most_frequent_table(item_index, tokens, 2,
+                                                                       spec.max_length)[0])
+
+
+def test_user_time_buckets_train_out_of_fold_like_review_summaries():
+    spec = features.USER_SIDE_FEATURES[features.TIMESTAMP]
+    assert spec is features.ITEM_SIDE_FEATURES[features.TIMESTAMP]  # one transformed feature
+    user_index = np.array([0, 0, 1])
+    tokens = token_lists([7], [7], [2])
+    [table] = _feature_tables((features.TIMESTAMP,), features.USER_SIDE_FEATURES, user_index,
+                              num_rows=2, tokens={spec.tokens: tokens},
+                              tf_transform_output=None, per_user=True)
+    assert table.training_tokens == "timestamp_profile"
+    np.testing.assert_array_equal(table.table[:, 0], [8, 3, 0])

@@ -116,3 +116,62 @@ def test_an_enabled_feature_missing_from_the_data_names_column_and_key():
     inputs = {features.USER_ID: tf.constant([["u"]]), features.ITEM_ID: tf.constant([["i"]])}
     with pytest.raises(ValueError, match="column 'review_summary', enabled by model.user_features"):
         preprocessing_fn(inputs, {"user_features": [features.REVIEW_SUMMARY]})
+
+
+TIME = features.ITEM_SIDE_FEATURES[features.TIMESTAMP]
+TIME_CONFIG = {"item_features": [features.TIMESTAMP], "user_features": [features.TIMESTAMP]}
+# Optional: a row without a timestamp is left out of the sparse column.
+TIME_SPEC = {**RAW_SPEC, features.TIMESTAMP: tf.io.VarLenFeature(tf.int64)}
+
+
+def timed_row(user, item, timestamp):
+    return {**row(user, item, b"t", b"", b""),
+            "timestamp": [timestamp] if timestamp is not None else []}
+
+
+def _transform_times(tmp_path, spec, train_rows, unseen_rows):
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=False):
+        (train, train_metadata), transform_fn = (
+            (train_rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
+                functools.partial(preprocessing_fn, custom_config=TIME_CONFIG),
+                output_record_batches=False))
+        unseen, _ = ((unseen_rows, metadata), transform_fn) | tft_beam.TransformDataset(
+            output_record_batches=False)
+    return train, unseen, train_metadata
+
+
+def test_timestamps_become_one_quantile_bucket_per_row(tmp_path):
+    # 64 training timestamps spread evenly: quantile buckets of 2 rows each.
+    train_rows = [timed_row(b"u1", b"i1", 1_000_000 + 100 * t) for t in range(64)]
+    train_rows.append(timed_row(b"u2", b"i2", None))
+    unseen_rows = [timed_row(b"u9", b"i9", 0), timed_row(b"u9", b"i9", 2_000_000_000)]
+    train, unseen, metadata = _transform_times(tmp_path, TIME_SPEC, train_rows, unseen_rows)
+    # Enabled for both towers, transformed once, next to the ids.
+    assert set(train[0]) == {features.USER_INDEX, features.ITEM_INDEX, features.RATING,
+                             TIME.tokens}
+    buckets = [list(r[TIME.tokens]) for r in train[:64]]
+    assert all(len(b) == 1 for b in buckets)
+    flat = [b[0] for b in buckets]
+    assert flat == sorted(flat) and flat[0] == 0 and flat[-1] == features.TIME_BUCKETS - 1
+    assert len(set(flat)) >= features.TIME_BUCKETS - 2  # about one bucket per 2 rows
+    assert list(train[64][TIME.tokens]) == []  # no timestamp: no bucket
+    # Outside the training range: the first and last buckets, never out of range.
+    assert [list(r[TIME.tokens]) for r in unseen] == [[0], [features.TIME_BUCKETS - 1]]
+    assert any(f.name == TIME.tokens for f in metadata.schema.feature)
+
+
+def test_timestamps_present_in_every_row_are_bucketed_too(tmp_path):
+    # CsvExampleGen + SchemaGen give a dense [batch, 1] column when no cell is empty.
+    spec = {**RAW_SPEC, features.TIMESTAMP: tf.io.FixedLenFeature([1], tf.int64)}
+    train_rows = [timed_row(b"u1", b"i1", t) for t in (10, 20, 30, 40)]
+    train, _, _ = _transform_times(tmp_path, spec, train_rows, train_rows[:1])
+    assert [len(r[TIME.tokens]) for r in train] == [1, 1, 1, 1]
+    assert [r[TIME.tokens][0] for r in train] == sorted(r[TIME.tokens][0] for r in train)
+
+
+@pytest.mark.parametrize("key", ["item_features", "user_features"])
+def test_timestamp_missing_from_the_data_names_column_and_key(key):
+    inputs = {features.USER_ID: tf.constant([["u"]]), features.ITEM_ID: tf.constant([["i"]])}
+    with pytest.raises(ValueError, match=f"column 'timestamp', enabled by model.{key}"):
+        preprocessing_fn(inputs, {key: [features.TIMESTAMP]})

@@ -10,7 +10,10 @@ that the towers look up by vocabulary index:
 
 Tokens are shifted by one so that 0 can mean "no token"; the towers mask it.
   item table:  the tokens of the item's longest token list among its rows
-               (its title, its genres), truncated to max_length
+               (its title, its genres: the same on each of its rows),
+               truncated to max_length; for a feature that differs between
+               an item's rows (its time buckets), the most frequent tokens,
+               as for users
   user table:  the user's max_length most frequent tokens over all of the
                user's training rows (ties: the token more frequent in the
                whole data first). Only training rows are read, so a held-out
@@ -98,19 +101,21 @@ def item_feature_table(item_index: np.ndarray, tokens: TokenLists, num_items: in
     return table
 
 
-def user_feature_table(user_index: np.ndarray, tokens: TokenLists, num_users: int,
-                       max_length: int) -> np.ndarray:
-    """[num_users + OOV, max_length]: each user's most frequent tokens over their rows.
+def most_frequent_table(index: np.ndarray, tokens: TokenLists, num_rows: int,
+                        max_length: int) -> np.ndarray:
+    """[num_rows + OOV, max_length]: each index's most frequent tokens over its rows.
 
-    `user_index` [rows] and `tokens` (rows lists) are the training interactions.
+    `index` [rows] (user or item indices) and `tokens` (rows lists) are the
+    training interactions: the user table of every user feature, and the item
+    table of a feature that differs between an item's rows (time buckets).
     """
-    users = user_index[tokens.row_ids()]
-    pairs, counts = np.unique(np.stack([users, tokens.values], axis=1), axis=0,
+    entities = index[tokens.row_ids()]
+    pairs, counts = np.unique(np.stack([entities, tokens.values], axis=1), axis=0,
                               return_counts=True)
-    table = _empty_table(num_users, max_length)
+    table = _empty_table(num_rows, max_length)
     if not len(pairs):
         return table
-    # Per user: most frequent first; ties to the lower (globally more frequent) token.
+    # Per index: most frequent first; ties to the lower (globally more frequent) token.
     order = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))
     pairs = pairs[order]
     starts = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]]
@@ -124,13 +129,13 @@ def user_feature_table(user_index: np.ndarray, tokens: TokenLists, num_users: in
 def out_of_fold_profiles(user_index: np.ndarray, tokens: TokenLists, num_users: int,
                          max_length: int, seed: int) -> np.ndarray:
     """int64 [rows, max_length]: for each training interaction, its user's
-    profile (as in `user_feature_table`) built only from the rows of the other
+    profile (as in `most_frequent_table`) built only from the rows of the other
     PROFILE_FOLDS - 1 folds; folds are drawn at random (seeded) per row."""
     folds = np.random.default_rng(seed).integers(PROFILE_FOLDS, size=len(user_index))
     profiles = np.full((len(user_index), max_length), PADDING, np.int64)
     for fold in range(PROFILE_FOLDS):
         others = folds != fold
-        table = user_feature_table(user_index[others], tokens.select(others), num_users,
+        table = most_frequent_table(user_index[others], tokens.select(others), num_users,
                                    max_length)
         profiles[~others] = table[user_index[~others]]
     return profiles

@@ -34,35 +34,56 @@ GENRES = "genres"
 REVIEW_SUMMARY = "review_summary"
 
 
+# Timestamps become quantile time buckets (over the training rows); the
+# tables keep each item's / user's few most frequent buckets.
+TIME_BUCKETS = 32
+TIME_BUCKETS_PER_ROW = 4
+
+
 @dataclasses.dataclass(frozen=True)
 class SideFeature:
     """One optional side feature, from raw column to the Trainer's lookup table.
 
     Transform maps the column to token indices (`tokens`, sparse [batch, None])
-    through the vocabulary `vocabulary`, bounded by `top_k` and
+    either through the vocabulary `vocabulary`, bounded by `top_k` and
     `frequency_threshold` (tokens counted over interaction rows), with
-    NUM_OOV_BUCKETS for the rest. The Trainer keeps at most `max_length`
-    tokens per item (user) in its table.
+    NUM_OOV_BUCKETS for the rest, or, when `num_buckets` > 0 (a numeric
+    column), as one quantile bucket index in [0, num_buckets) per row that has
+    a value. The Trainer keeps at most `max_length` tokens per item (user) in
+    its table: a user's most frequent tokens; an item's longest token list
+    (an attribute of the item, the same on each of its rows) or, when
+    `per_interaction` (a value that differs between an item's rows), its most
+    frequent tokens.
     """
 
     column: str
     tokens: str
-    vocabulary: str
-    top_k: int
-    frequency_threshold: int
     max_length: int
+    vocabulary: str = ""
+    top_k: int = 0
+    frequency_threshold: int = 0
+    num_buckets: int = 0
+    per_interaction: bool = False
 
+
+# The timestamp is both an item and a user feature: one transformed feature
+# feeds both towers' tables.
+TIME_BUCKET_FEATURE = SideFeature(TIMESTAMP, tokens="time_buckets",
+                                  max_length=TIME_BUCKETS_PER_ROW, num_buckets=TIME_BUCKETS,
+                                  per_interaction=True)
 
 ITEM_SIDE_FEATURES = {
     TITLE: SideFeature(TITLE, tokens="title_tokens", vocabulary="title_tokens",
                        top_k=20_000, frequency_threshold=2, max_length=16),
     GENRES: SideFeature(GENRES, tokens="genre_indices", vocabulary="genres",
                         top_k=1_000, frequency_threshold=1, max_length=8),
+    TIMESTAMP: TIME_BUCKET_FEATURE,
 }
 USER_SIDE_FEATURES = {
     REVIEW_SUMMARY: SideFeature(REVIEW_SUMMARY, tokens="summary_tokens",
                                 vocabulary="summary_tokens", top_k=20_000,
-                                frequency_threshold=2, max_length=64),
+                                frequency_threshold=2, max_length=64, per_interaction=True),
+    TIMESTAMP: TIME_BUCKET_FEATURE,
 }
 
 # Outputs of the exported model's `evaluate` signature, read by TFMA.

@@ -13,11 +13,14 @@ sparse [batch, None], each through its own bounded vocabulary:
   title           lower-cased, split on anything that is not a letter or digit
   review_summary  the same
   genres          split on '|', blanks dropped, case kept
+  timestamp       one quantile time bucket (tft.bucketize over the training
+                  rows, features.TIME_BUCKETS) per row; a row without a
+                  timestamp gets an empty list
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -67,29 +70,50 @@ _TOKENIZERS = {
 }
 
 
-def enabled_side_features(custom_config: Dict[str, Any] | None) -> Sequence[features.SideFeature]:
-    """The side features `custom_config` enables, items' first, in config order."""
+def enabled_side_features(custom_config: Dict[str, Any] | None
+                          ) -> Dict[str, Tuple[features.SideFeature, str]]:
+    """The side features `custom_config` enables, items' first, in config order:
+    transformed feature name -> (feature, the config key enabling it). A
+    feature enabled for both towers (the timestamp) is transformed once."""
     config = custom_config or {}
-    return ([features.ITEM_SIDE_FEATURES[name] for name in config.get("item_features", [])]
-            + [features.USER_SIDE_FEATURES[name] for name in config.get("user_features", [])])
+    enabled: Dict[str, Tuple[features.SideFeature, str]] = {}
+    for key, specs in (("item_features", features.ITEM_SIDE_FEATURES),
+                       ("user_features", features.USER_SIDE_FEATURES)):
+        for name in config.get(key, []):
+            enabled.setdefault(specs[name].tokens, (specs[name], f"model.{key}"))
+    return enabled
 
 
 def check_side_feature_columns(inputs: Dict[str, tf.Tensor],
-                               enabled: Sequence[features.SideFeature]) -> None:
+                               enabled: Dict[str, Tuple[features.SideFeature, str]]) -> None:
     """Raises ValueError naming the column and config key of an enabled feature
     the data lacks (pipeline/input_checks.py catches a missing header earlier;
     this catches a column without a single value, which ExampleGen drops)."""
-    for feature in enabled:
+    for feature, key in enabled.values():
         if feature.column not in inputs:
-            key = ("model.item_features" if feature.column in features.ITEM_SIDE_FEATURES
-                   else "model.user_features")
             raise ValueError(f"column {feature.column!r}, enabled by {key}, is not in the data "
                              f"(or has no value in any row); columns: {sorted(inputs)}")
 
 
+def time_buckets(timestamps: tf.Tensor | tf.SparseTensor, num_buckets: int) -> tf.SparseTensor:
+    """[batch, 1] unix seconds (dense, or sparse when some rows lack one) ->
+    [batch, None] int64 quantile bucket indices: one per row with a timestamp.
+
+    The boundaries are quantiles of the analysed (training) data.
+    """
+    if isinstance(timestamps, tf.SparseTensor):
+        values = tf.sparse.reset_shape(timestamps, [timestamps.dense_shape[0], 1])
+    else:
+        values = tf.RaggedTensor.from_tensor(tf.reshape(timestamps, [-1, 1])).to_sparse()
+    return tft.bucketize(tf.cast(values, tf.int64), num_buckets=num_buckets)
+
+
 def side_feature_indices(inputs: Dict[str, tf.Tensor],
                          feature: features.SideFeature) -> tf.SparseTensor:
-    """Token indices [batch, None] of one side feature through its vocabulary."""
+    """Token indices [batch, None] of one side feature through its vocabulary
+    (or, for a numeric feature, its quantile buckets)."""
+    if feature.num_buckets:
+        return time_buckets(inputs[feature.column], feature.num_buckets)
     tokens = _TOKENIZERS[feature.column](ids_as_strings(inputs[feature.column]))
     return tft.compute_and_apply_vocabulary(
         tokens, top_k=feature.top_k, frequency_threshold=feature.frequency_threshold,
@@ -119,6 +143,6 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
     if features.RATING in inputs:
         outputs[features.RATING] = to_dense_column(
             tf.cast(inputs[features.RATING], tf.float32), default=float("nan"))
-    for feature in side_features:
-        outputs[feature.tokens] = side_feature_indices(inputs, feature)
+    for name, (feature, _) in side_features.items():
+        outputs[name] = side_feature_indices(inputs, feature)
     return outputs

@@ -21,7 +21,7 @@ from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
-                                                 out_of_fold_profiles, user_feature_table)
+                                                 most_frequent_table, out_of_fold_profiles)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 
 
@@ -94,17 +94,22 @@ def _feature_tables(names: Tuple[str, ...], specs: Mapping[str, features.SideFea
     """The side-feature tables of one tower, built from the training interactions.
 
     A user feature trains with out-of-fold profiles: the batch feature
-    `<name>_profile`, added to the training data by `run_fn`.
+    `<name>_profile`, added to the training data by `run_fn`. An item feature
+    takes each item's longest token list, or, when it differs between an
+    item's rows (time buckets), its most frequent tokens as a user's would.
     """
-    build = user_feature_table if per_user else item_feature_table
     tables = []
     for name in names:
         spec = specs[name]
         if spec.tokens not in tokens:
             raise ValueError(f"side feature {name!r} is enabled but the transformed data has no "
                              f"{spec.tokens!r}: was Transform run with the same settings?")
+        build = (most_frequent_table if per_user or spec.per_interaction
+                 else item_feature_table)
         table = build(index, tokens[spec.tokens], num_rows, spec.max_length)
-        num_tokens = (tf_transform_output.vocabulary_size_by_name(spec.vocabulary)
+        # Bucket indices are [0, num_buckets); vocabulary indices have an OOV bucket.
+        num_tokens = (spec.num_buckets if spec.num_buckets else
+                      tf_transform_output.vocabulary_size_by_name(spec.vocabulary)
                       + features.NUM_OOV_BUCKETS)
         tables.append(FeatureTable(name=name, table=table, num_tokens=num_tokens,
                                    training_tokens=f"{name}_profile" if per_user else ""))
