@@ -71,8 +71,8 @@ class ModelConfig:
     temperature: float = 1.0
     sampling_correction: bool = True  # logQ correction of in-batch negatives
     seed: int = 42
-    item_features: List[str] = dataclasses.field(default_factory=list)  # subset of title, genres
-    user_features: List[str] = dataclasses.field(default_factory=list)  # subset of review_summary
+    item_features: List[str] = dataclasses.field(default_factory=list)  # subset of title, genres, timestamp
+    user_features: List[str] = dataclasses.field(default_factory=list)  # subset of review_summary, timestamp
 
     def loss_weights(self) -> Tuple[float, float]:
         """(retrieval, rating) weights: the preset, then any explicit override."""

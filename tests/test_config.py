@@ -39,6 +39,15 @@ def test_side_features_are_off_by_default_and_reach_transform_and_trainer():
                                       "user_features": ["review_summary"]}
 
 
+def test_timestamp_is_an_item_and_a_user_feature():
+    config = load_config(overrides={"model.item_features": ["timestamp"],
+                                    "model.user_features": ["review_summary", "timestamp"]})
+    assert config.side_features() == {"item_features": ["timestamp"],
+                                      "user_features": ["review_summary", "timestamp"]}
+    with pytest.raises(ConfigError, match="model.user_features: must be distinct names"):
+        load_config(overrides={"model.user_features": ["timestamp", "timestamp"]})
+
+
 def test_explicit_weight_overrides_preset():
     config = load_config(overrides={"model.objective": "joint", "model.rating_weight": 0.25})
     assert config.model.loss_weights() == (1.0, 0.25)
@@ -103,3 +112,16 @@ def test_readme_documents_every_config_key():
             keys.append(field.name)
     missing = [key for key in keys if f"| `{key}` |" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_readme_lists_every_side_feature_option():
+    import pathlib
+
+    from mtrec.trainer_module.features import ITEM_SIDE_FEATURES, USER_SIDE_FEATURES
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for key, options in (("item_features", ITEM_SIDE_FEATURES),
+                         ("user_features", USER_SIDE_FEATURES)):
+        [line] = [line for line in readme.splitlines() if line.startswith(f"| `model.{key}` |")]
+        missing = [name for name in options if f'`"{name}"`' not in line]
+        assert not missing, f"README's model.{key} row lacks {missing}"
