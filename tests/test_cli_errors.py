@@ -63,3 +63,12 @@ def test_enabled_side_feature_without_its_column_names_column_and_key(capsys, tm
                      "--set", 'model.user_features=["review_summary"]')
     assert code == 2
     assert "missing column 'review_summary', enabled by model.user_features" in err
+
+
+def test_timestamp_enabled_without_a_timestamp_column_names_column_and_key(capsys, tmp_path):
+    (tmp_path / "r.csv").write_text("user_id,item_id,rating\n1,2,3\n")
+    for key in ("item_features", "user_features"):
+        code, err = _run(capsys, "run", "--data-dir", str(tmp_path), "--items-file", "",
+                         "--set", f'model.{key}=["timestamp"]')
+        assert code == 2
+        assert f"r.csv: missing column 'timestamp', enabled by model.{key}" in err
