@@ -4,7 +4,8 @@
     <output>/items.csv             item_id,title,genres   (when the dataset has item titles)
 
 Rows are written as they are read, so a file of any size streams through in
-constant memory; only the sets of distinct users and items are kept, for the
+constant memory, to `.partial` files renamed into place at the end: a
+preparation that fails leaves the output folder as it was; only the sets of distinct users and items are kept, for the
 counts. Item side features are denormalised into every rating row so that
 Transform sees them (the towers look them up per item).
 """
@@ -105,18 +106,34 @@ def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","
 
 
 class RatingsWriter:
-    """Streams canonical rating rows into <output>/ratings/ratings.csv."""
+    """Streams canonical rating rows into <output>/ratings/ratings.csv, atomically.
+
+    Rows go to a `.partial` file beside it; `finish` renames it (and the items
+    file) into place. Used as a context manager, a failure removes the
+    partial files, so what the output folder held before is left as it was.
+    """
 
     def __init__(self, output_dir: pathlib.Path, columns: Sequence[str]):
         self.columns = tuple(columns)
         self.path = output_dir / "ratings" / "ratings.csv"
+        self.items_path = output_dir / "items.csv"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        self._partial = _partial(self.path)
+        self._handle = self._partial.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle, lineterminator="\n")
         self._writer.writerow(self.columns)
         self._users: set = set()
         self._items: set = set()
         self.count = 0
+
+    def __enter__(self) -> "RatingsWriter":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        if error_type is not None:
+            self._handle.close()
+            self._partial.unlink(missing_ok=True)
+            _partial(self.items_path).unlink(missing_ok=True)
 
     def write(self, row: Dict[str, object]) -> None:
         self._writer.writerow([row.get(column, "") for column in self.columns])
@@ -124,23 +141,29 @@ class RatingsWriter:
         self._items.add(row[ITEM_ID])
         self.count += 1
 
-    def close(self, items_file: Optional[pathlib.Path]) -> PreparedCounts:
+    def finish(self, items: Optional[Iterable[Tuple[str, str, str]]]) -> PreparedCounts:
+        """Writes items.csv from (item_id, title, genres) rows (None: the dataset has
+        no titles, and a previous dataset's items.csv is removed), then publishes."""
         self._handle.close()
         if self.count == 0:
             raise DatasetError(f"{self.path}: the source held no ratings")
+        if items is not None:
+            with _partial(self.items_path).open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(ITEM_COLUMNS)
+                writer.writerows(items)
+            _partial(self.items_path).replace(self.items_path)
+        else:
+            self.items_path.unlink(missing_ok=True)
+        self._partial.replace(self.path)
         return PreparedCounts(self.count, len(self._users), len(self._items),
-                              RATING in self.columns, str(items_file) if items_file else None)
+                              RATING in self.columns,
+                              str(self.items_path) if items is not None else None)
 
 
-def write_items(output_dir: pathlib.Path, items: Iterable[Tuple[str, str, str]]) -> pathlib.Path:
-    """Writes <output>/items.csv from (item_id, title, genres) rows; returns its path."""
-    path = output_dir / "items.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(ITEM_COLUMNS)
-        writer.writerows(items)
-    return path
+def _partial(path: pathlib.Path) -> pathlib.Path:
+    """Where `path` is written before it is renamed into place (no *.csv match)."""
+    return path.with_name(path.name + ".partial")
 
 
 def ratings_columns(has_rating: bool, has_timestamp: bool, has_item_features: bool,

@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional
 from mtrec.data.canonical import (GENRES, ITEM_ID, RATING, REVIEW_SUMMARY, TIMESTAMP, TITLE,
                                   USER_ID, DatasetError, PreparedCounts, RatingsWriter,
                                   csv_records, parse_rating, parse_timestamp,
-                                  ratings_columns, write_items)
+                                  ratings_columns)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,18 +125,17 @@ def prepare(source: str, output: str, mapping: ColumnMapping,
     output_dir = pathlib.Path(output)
     roles = mapping.roles()
     has_title = TITLE in roles
-    writer = RatingsWriter(output_dir, ratings_columns(
-        RATING in roles, TIMESTAMP in roles, has_title, REVIEW_SUMMARY in roles))
     titles: Dict[str, str] = {}
-    for path in files:
-        for row in _rows(path, mapping, fmt):
-            if has_title:
-                row.setdefault(GENRES, "")
-                titles.setdefault(str(row[ITEM_ID]), str(row[TITLE]))
-            writer.write(row)
-    items_file = (write_items(output_dir, ((item, title, "") for item, title in titles.items()))
-                  if has_title else None)
-    return writer.close(items_file)
+    with RatingsWriter(output_dir, ratings_columns(
+            RATING in roles, TIMESTAMP in roles, has_title, REVIEW_SUMMARY in roles)) as writer:
+        for path in files:
+            for row in _rows(path, mapping, fmt):
+                if has_title:
+                    row.setdefault(GENRES, "")
+                    titles.setdefault(str(row[ITEM_ID]), str(row[TITLE]))
+                writer.write(row)
+        return writer.finish(((item, title, "") for item, title in titles.items())
+                             if has_title else None)
 
 
 def _check_text_size() -> None:

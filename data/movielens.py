@@ -20,7 +20,7 @@ from typing import Callable, Dict, Iterator, Tuple
 from mtrec.data.canonical import (GENRES, ITEM_ID, RATING, TIMESTAMP, TITLE, USER_ID,
                                   DatasetError, PreparedCounts, RatingsWriter, csv_records,
                                   decoded_lines, parse_rating, parse_timestamp, ratings_columns,
-                                  require_file, write_items)
+                                  require_file)
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
                "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
@@ -148,15 +148,13 @@ def prepare(dataset: str, source: str, output: str, side_features: bool = True) 
         raise DatasetError(f"{source_dir}: not a folder (--source should be the unpacked "
                            f"{dataset} folder)")
     items = read_items(source_dir)
-    writer = RatingsWriter(output_dir, ratings_columns(True, True, side_features, False))
-    for where, (user, item, rating, timestamp) in read_ratings(source_dir):
-        row = {USER_ID: user, ITEM_ID: item, RATING: parse_rating(rating, where),
-               TIMESTAMP: parse_timestamp(timestamp, where)}
-        if side_features:
-            if item not in items:
-                raise DatasetError(f"{where}: item {item!r} is not in the movie file")
-            row[TITLE], row[GENRES] = items[item]
-        writer.write(row)
-    items_file = write_items(output_dir, ((item, title, genres)
-                                          for item, (title, genres) in items.items()))
-    return writer.close(items_file)
+    with RatingsWriter(output_dir, ratings_columns(True, True, side_features, False)) as writer:
+        for where, (user, item, rating, timestamp) in read_ratings(source_dir):
+            row = {USER_ID: user, ITEM_ID: item, RATING: parse_rating(rating, where),
+                   TIMESTAMP: parse_timestamp(timestamp, where)}
+            if side_features:
+                if item not in items:
+                    raise DatasetError(f"{where}: item {item!r} is not in the movie file")
+                row[TITLE], row[GENRES] = items[item]
+            writer.write(row)
+        return writer.finish((item, title, genres) for item, (title, genres) in items.items())

@@ -85,6 +85,18 @@ def test_bad_input_names_file_line_and_column(tmp_path, content, mapping, messag
         generic_csv.prepare(str(tmp_path / "r.csv"), str(tmp_path / "out"), mapping)
 
 
+def test_a_failed_preparation_leaves_the_previous_output_as_it_was(tmp_path):
+    (tmp_path / "good.csv").write_text("user,item,title\nu1,i1,One\n")
+    (tmp_path / "bad.csv").write_text("user,item,title\nu2,i2,Two\nu3,,Three\n")
+    mapping = generic_csv.ColumnMapping("user", "item", title="title")
+    generic_csv.prepare(str(tmp_path / "good.csv"), str(tmp_path / "out"), mapping)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    with pytest.raises(DatasetError, match=r"bad.csv:3: column item \(item_id\) is empty"):
+        generic_csv.prepare(str(tmp_path / "bad.csv"), str(tmp_path / "out"), mapping)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert after == before and set(before) == {"ratings.csv", "items.csv"}
+
+
 def test_wrong_encoding_names_the_line(tmp_path):
     (tmp_path / "r.csv").write_bytes("user,item\nu1,i1\nu2,caf\xe9\n".encode("latin-1"))
     with pytest.raises(DatasetError, match=r"r.csv:3: not valid utf-8"):
