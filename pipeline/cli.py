@@ -199,9 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "where the data has them, rating, timestamp, title, genres, review_summary) "
                     "and <output>/items.csv (item_id,title,genres) when it has item titles, then "
                     "prints the `mtrec run` command that trains on them.")
-    prepare.add_argument("dataset", choices=[*movielens.DATASETS, "amazon-2014", "csv"], help="source layout: a "
-                         "MovieLens release, Amazon's 2014 review CSVs, or any CSV ('csv', with "
-                         "the column options below)")
+    prepare.add_argument("dataset", choices=[*movielens.DATASETS, "amazon-2014", "csv"],
+                         help="source layout: a MovieLens release, Amazon's 2014 review CSVs, "
+                         "or any CSV ('csv', with the column options below)")
     prepare.add_argument("--source", required=True, help="the unpacked dataset folder (MovieLens), "
                          "or a CSV file or folder of CSV files (amazon-2014, csv)")
     prepare.add_argument("--output", required=True, help="folder to write the canonical CSVs to")
