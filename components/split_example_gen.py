@@ -38,7 +38,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-SPLIT_METHODS = ("random", "time", "last_n")
+from mtrec.pipeline.config import SPLIT_METHODS
+
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 SPLIT_PROPERTY = "split"  # custom property of the Examples artifact

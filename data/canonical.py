@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import math
 import pathlib
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 from mtrec.pipeline.errors import UserFacingError
+from mtrec.trainer_module.features import (GENRES, ITEM_ID, RATING, REVIEW_SUMMARY, TIMESTAMP,
+                                           TITLE, USER_ID)
 
-USER_ID, ITEM_ID, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
-TITLE, GENRES, REVIEW_SUMMARY = "title", "genres", "review_summary"
 ITEM_COLUMNS = (ITEM_ID, TITLE, GENRES)
 
 
@@ -56,27 +57,28 @@ def parse_rating(value: str, where: str) -> float:
     return rating
 
 
-def parse_timestamp(value: str, where: str) -> int:
-    """Unix seconds from an integer, a float or an ISO-8601 date/time."""
-    import datetime
-
-    text = value.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return int(float(text))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise DatasetError(f"{where}: column timestamp: {value!r} is neither unix seconds nor "
-                           f"an ISO-8601 date") from None
+def unix_seconds(text: str) -> int:
+    """Unix seconds from an integer, a float or an ISO-8601 date/time (UTC when it
+    has no zone); ValueError for anything else."""
+    text = text.strip()
+    for number in (int, float):
+        try:
+            return int(number(text))
+        except (ValueError, OverflowError):  # not this kind of number; inf and nan overflow
+            continue
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return int(moment.timestamp())
+
+
+def parse_timestamp(value: str, where: str) -> int:
+    """`unix_seconds`, or a DatasetError naming the file, line and column."""
+    try:
+        return unix_seconds(value)
+    except ValueError:
+        raise DatasetError(f"{where}: column timestamp: {value!r} is neither unix seconds nor "
+                           f"an ISO-8601 date") from None
 
 
 def decoded_lines(path: pathlib.Path, encoding: str) -> Iterator[str]:

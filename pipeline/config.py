@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import tomli
 
+from mtrec.data.canonical import unix_seconds
 from mtrec.pipeline.errors import UserFacingError
 from mtrec.trainer_module.features import (ITEM_SIDE_FEATURES, TOP_K_VALUES, USER_SIDE_FEATURES,
                                            top_k_metric_name)
@@ -45,14 +46,7 @@ class DataConfig:
 
     def split_cutoff_seconds(self) -> Optional[int]:
         """split_cutoff as unix seconds (an ISO date without a zone is UTC); None if unset."""
-        if not self.split_cutoff:
-            return None
-        if self.split_cutoff.lstrip("-").isdigit():
-            return int(self.split_cutoff)
-        moment = datetime.datetime.fromisoformat(self.split_cutoff)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
-        return int(moment.timestamp())
+        return unix_seconds(self.split_cutoff) if self.split_cutoff else None
 
 
 @dataclasses.dataclass

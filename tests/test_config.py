@@ -48,6 +48,14 @@ def test_timestamp_is_an_item_and_a_user_feature():
         load_config(overrides={"model.user_features": ["timestamp", "timestamp"]})
 
 
+@pytest.mark.parametrize("cutoff,seconds", [
+    ("", None), ("1700000000", 1_700_000_000), ("2024-01-01", 1_704_067_200),
+    ("2024-01-01T00:00:00Z", 1_704_067_200), ("2024-01-01T01:00:00+01:00", 1_704_067_200)])
+def test_split_cutoff_in_unix_seconds(cutoff, seconds):
+    config = load_config(overrides={"data.split": "time", "data.split_cutoff": cutoff})
+    assert config.data.split_cutoff_seconds() == seconds
+
+
 def test_explicit_weight_overrides_preset():
     config = load_config(overrides={"model.objective": "joint", "model.rating_weight": 0.25})
     assert config.model.loss_weights() == (1.0, 0.25)
@@ -72,6 +80,10 @@ def test_implicit_data_trains_retrieval_only():
     ({"model.rating_hidden_units": [64, 0]}, "model.rating_hidden_units"),
     ({"model.unknown_knob": 1}, "model.unknown_knob: unknown setting"),
     ({"data.has_ratings": "yes"}, "data.has_ratings: expected true or false"),
+    ({"data.split": "hash"}, "data.split: must be one of"),
+    ({"data.eval_fraction": 1.0}, r"data.eval_fraction: must be in \(0, 1\)"),
+    ({"data.eval_per_user": 0}, "data.eval_per_user: must be >= 1"),
+    ({"data.split_cutoff": "last spring"}, "data.split_cutoff: expected unix seconds or an ISO"),
     ({"model.item_features": ["title", "plot"]}, "model.item_features: must be distinct names"),
     ({"model.item_features": ["title", "title"]}, "model.item_features: must be distinct names"),
     ({"model.item_features": "title"}, "model.item_features: expected a list"),

@@ -77,6 +77,7 @@ def test_prepare_dat_layout(dat_folder, tmp_path):
     ("1::1::nan::978300760\n", r"ratings.dat:1: column rating: 'nan' is not a finite number"),
     ("1::9::5::978300760\n", r"ratings.dat:1: item '9' is not in the movie file"),
     ("1::1::5::yesterday\n", r"ratings.dat:1: column timestamp: 'yesterday' is neither"),
+    ("1::1::5::inf\n", r"ratings.dat:1: column timestamp: 'inf' is neither"),
 ])
 def test_malformed_dat_rows_name_file_line_and_column(dat_folder, tmp_path, ratings, message):
     (dat_folder / "ratings.dat").write_text(ratings)
