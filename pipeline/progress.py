@@ -6,15 +6,22 @@ Other records are shown only at ERROR and above: TFX, TFT and Beam log
 known-benign warnings on every run (unsupported MLMD predicates, table
 initialisation notes, missing optional speed-ups) that would bury the
 progress. `--debug` shows every record.
+
+On a terminal, `live` adds a status line under the log (rich): a spinner, the
+running component, its elapsed time and the run's, refreshed four times a
+second; the component lines and the Trainer's per-epoch losses scroll above
+it. When output is not a terminal (CI, Airflow, a pipe) there is no status
+line, only the plain lines.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import contextlib
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Iterator, Optional, TextIO
 
 _EVENT = re.compile(r"^Component (?P<name>\S+) is (?P<event>running|finished)\.$")
 
@@ -48,6 +55,43 @@ class ComponentProgress(logging.Handler):
             print(line, file=self.stream or sys.stdout, flush=True)
         elif self.debug or record.levelno >= logging.ERROR:
             print(self.format(record), file=sys.stderr, flush=True)
+
+
+class _Status:
+    """The live status line's text, computed at each refresh."""
+
+    def __init__(self, handler: ComponentProgress):
+        self.handler = handler
+
+    def __rich__(self):
+        from rich.text import Text
+
+        now = time.monotonic()
+        run = now - self.handler.started
+        name = self.handler.current
+        if name is None:
+            return Text(f"between components   run {run:.0f}s", style="dim")
+        took = now - self.handler._component_started.get(name, now)
+        return Text.assemble((name, "bold"), f"  {took:.0f}s   run {run:.0f}s")
+
+
+@contextlib.contextmanager
+def live(handler: ComponentProgress, console=None) -> Iterator[None]:
+    """A status line at the bottom of the terminal while the block runs (no-op off a terminal).
+
+    `console`: a rich Console (default: one on stdout, a terminal or not as stdout is).
+    """
+    from rich.console import Console
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    console = console or Console()
+    if not console.is_terminal:
+        yield
+        return
+    with Live(Spinner("dots", text=_Status(handler)), console=console, refresh_per_second=4,
+              transient=True, redirect_stdout=True, redirect_stderr=True):
+        yield
 
 
 def install(debug: bool = False) -> ComponentProgress:
