@@ -5,7 +5,10 @@ import json
 import pytest
 
 from mtrec.pipeline.config import load_config
-from mtrec.pipeline.gate import build_eval_config
+import tensorflow_model_analysis as tfma
+
+from mtrec.pipeline.gate import build_eval_config, metric_threshold
+from mtrec.trainer_module.slices import SLICE_FEATURES
 from mtrec.serving.server import RequestError, _int_field
 
 
@@ -16,7 +19,7 @@ def _gated(objective: str) -> set:
                                     gate_top_k=settings["retrieval_weight"] > 0,
                                     gate_rmse=settings["rating_weight"] > 0)
     return {json.loads(m.config)["name"] for m in eval_config.metrics_specs[0].metrics
-            if m.HasField("threshold")}
+            if metric_threshold(m) is not None}
 
 
 @pytest.mark.parametrize("objective,gated", [
@@ -26,6 +29,17 @@ def _gated(objective: str) -> set:
 ])
 def test_only_trained_tasks_are_gated(objective, gated):
     assert _gated(objective) == gated
+
+
+def test_slices_are_computed_but_only_the_overall_slice_is_gated():
+    config = load_config()
+    eval_config = build_eval_config(config.gate, True)
+    assert [list(s.feature_keys) for s in eval_config.slicing_specs] == [
+        [], *[[name] for name in SLICE_FEATURES]]
+    for metric in eval_config.metrics_specs[0].metrics:
+        assert not metric.HasField("threshold")  # it would apply to every slice
+        for per_slice in metric.per_slice_thresholds:
+            assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
 
 
 @pytest.mark.parametrize("raw", ["--5", "²", "ten", "1.5"])

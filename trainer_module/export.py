@@ -25,6 +25,9 @@ Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
                                -> predicted_rating, rank, rank_seen_excluded [B]
                                (what TFMA evaluates; rank = number of corpus
                                items scored above the true item)
+  transformed_features         serialized tf.Examples -> user_activity, item_popularity
+                               [B] bucket labels from the training data, which TFMA
+                               slices the evaluation by (trainer_module/slices.py)
 
 Ids map to vocabulary indices through tables built from Transform's vocabulary
 files with Transform's out-of-vocabulary convention (index = vocabulary size),
@@ -44,7 +47,7 @@ import numpy as np
 import scann  # noqa: F401  (registers the ScaNN TensorFlow ops)
 import tensorflow as tf
 
-from mtrec.trainer_module import features
+from mtrec.trainer_module import features, slices
 from mtrec.trainer_module.index import ScannSettings, build_scann_index, recall_against_exact
 from mtrec.trainer_module.model import MultiTaskRecommender
 from mtrec.trainer_module.preprocessing import ids_as_strings
@@ -95,6 +98,11 @@ class RecommenderModule(tf.Module):
         # user's seen items are removed.
         self.index_settings = ScannSettings.for_corpus(num_items, self.max_k + max_seen)
         self.index = build_scann_index(candidates, self.index_settings)
+        user_ratings = np.diff(seen_items.row_splits.numpy())[:len(user_vocabulary)]
+        self.user_activity = tf.constant(
+            list(slices.user_activity_buckets(user_ratings)), tf.string)
+        self.item_popularity = tf.constant(
+            list(slices.item_popularity_buckets(item_counts)), tf.string)
         self._eval_feature_spec = {
             name: raw_feature_spec[name]
             for name in (features.USER_ID, features.ITEM_ID)}
@@ -252,6 +260,14 @@ class RecommenderModule(tf.Module):
             "predicted_rating": self.model.predict_rating(user_index, item_index),
         }
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transformed_features(self, examples):
+        parsed = tf.io.parse_example(examples, self._eval_feature_spec)
+        user_index = self.user_lookup.lookup(ids_as_strings(parsed[features.USER_ID]))
+        item_index = self.item_lookup.lookup(ids_as_strings(parsed[features.ITEM_ID]))
+        return {slices.USER_ACTIVITY: tf.gather(self.user_activity, user_index),
+                slices.ITEM_POPULARITY: tf.gather(self.item_popularity, item_index)}
+
     def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
         recommend = self.recommend.get_concrete_function()
         return {
@@ -270,6 +286,7 @@ class RecommenderModule(tf.Module):
             "is_known_user": self.is_known_user.get_concrete_function(),
             "is_known_item": self.is_known_item.get_concrete_function(),
             "evaluate": self.evaluate.get_concrete_function(),
+            "transformed_features": self.transformed_features.get_concrete_function(),
         }
 
 
