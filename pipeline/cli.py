@@ -15,6 +15,8 @@
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
   mtrec data download NAME    download, verify and unpack a MovieLens dataset from GroupLens
   mtrec data prepare DATASET  convert MovieLens, Amazon reviews or any CSV into canonical CSVs
+  mtrec runs | show RUN | report RUN -o F | init | config show
+                              run history, HTML report, config file (pipeline/cli_ux.py)
 
 Exit status: 0 success; 1 a component failed; 2 bad input or configuration
 (one clear line, no traceback; `--debug` shows it and every log line); 3 the
@@ -220,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "'\\t' for tabs)")
     mapping.add_argument("--no-header", action="store_true", help="the file has no header row")
     mapping.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
+    from mtrec.pipeline import cli_ux
+
+    cli_ux.add_commands(commands)
     return parser
 
 
@@ -246,7 +251,8 @@ def _run(args: argparse.Namespace) -> int:
     handler = progress.install(debug=args.debug)
     started = time.monotonic()
     try:
-        ran = run_local(config)
+        with progress.live(handler):
+            ran = run_local(config)
     except Exception as error:
         failed = handler.current or "the pipeline"
         raise RuntimeError(f"{failed} failed: {error}") from error
@@ -444,10 +450,12 @@ _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from mtrec.pipeline.cli_ux import COMMANDS as UX_COMMANDS
+
     env.configure()
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        return {**_COMMANDS, **UX_COMMANDS}[args.command](args)
     except UserFacingError as error:
         if args.debug:
             raise

@@ -21,6 +21,13 @@ from ml_metadata.proto import metadata_store_pb2
 
 from mtrec.components.split_example_gen import SPLIT_PROPERTY
 
+# Output artifacts by "<component>.<output key>" (RunResult.artifacts).
+STATISTICS = "StatisticsGen.statistics"
+ANOMALIES = "ExampleValidator.anomalies"
+MODEL = "Trainer.model"
+MODEL_RUN = "Trainer.model_run"
+EVALUATION = "Evaluator.evaluation"
+
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran",
            metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed",
@@ -55,6 +62,35 @@ class RunResult:
     pushed_path: Optional[str]
     push_refused: Optional[str] = None  # why a blessed model was not pushed
     split: Optional[Dict[str, Any]] = None  # the train/eval split policy ExampleGen applied
+    started: float = 0.0  # unix seconds the run was recorded
+    data: List["SplitCounts"] = dataclasses.field(default_factory=list)
+    anomalies: List[str] = dataclasses.field(default_factory=list)  # "split: feature: what"
+    artifacts: Dict[str, str] = dataclasses.field(default_factory=dict)  # component.key -> uri
+    exec_properties: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """The components' times added up (the run's wall time is a little longer)."""
+        return sum(c.seconds for c in self.components)
+
+    @property
+    def pushed_version(self) -> Optional[str]:
+        return os.path.basename(self.pushed_path.rstrip("/")) if self.pushed_path else None
+
+    @property
+    def tensorboard_dir(self) -> Optional[str]:
+        """The Trainer's TensorBoard logs (its ModelRun artifact)."""
+        return self.artifacts.get(MODEL_RUN)
+
+
+@dataclasses.dataclass
+class SplitCounts:
+    """One split's size from StatisticsGen; users/items None where TFDV has no unique count."""
+
+    split: str
+    interactions: int
+    users: Optional[int]
+    items: Optional[int]
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -85,14 +121,17 @@ def _thresholds(evaluation_uri: str) -> Dict[str, str]:
     """metric name -> threshold text, from the eval config the Evaluator saved."""
     import tensorflow_model_analysis as tfma
 
+    from mtrec.pipeline.gate import metric_threshold
+
     with open(os.path.join(evaluation_uri, "eval_config.json")) as handle:
         eval_config = json_format.ParseDict(json.load(handle)["evalConfig"], tfma.EvalConfig())
     thresholds = {}
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
-            if metric.HasField("threshold"):
+            threshold = metric_threshold(metric)
+            if threshold is not None:
                 name = json.loads(metric.config or "{}").get("name", metric.class_name)
-                thresholds[name] = _threshold_text(metric.threshold)
+                thresholds[name] = _threshold_text(threshold)
     return thresholds
 
 
@@ -113,11 +152,14 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
     validation = tfma.load_validation_result(evaluation_uri)
     failed = {}
     for per_slice in validation.metric_validations_per_slice:
+        where = ", ".join(f"{k.column}={k.bytes_value.decode() or k.int64_value or k.float_value}"
+                          for k in per_slice.slice_key.single_slice_keys)
         for failure in per_slice.failures:
             key = failure.metric_key
-            label = key.name + (" (change vs baseline)" if key.is_diff else "")
-            failed[key.name] = (f"{label} = {failure.metric_value.double_value.value:.4f} "
-                                f"fails {_threshold_text(failure.metric_threshold)}")
+            label = key.name + (" (change vs baseline)" if key.is_diff else "") + (
+                f" on slice {where}" if where else "")
+            failed[key.name + where] = (f"{label} = {failure.metric_value.double_value.value:.4f} "
+                                          f"fails {_threshold_text(failure.metric_threshold)}")
     thresholds = _thresholds(evaluation_uri)
     rows = [MetricRow(name=name, value=value, baseline=baseline.get(name),
                       threshold=thresholds.get(name, ""),
@@ -126,8 +168,86 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
     return rows, list(failed.values())
 
 
-def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
-    """The latest run in `metadata_path` (or the run named `run_id`)."""
+def _split_dirs(uri: str) -> Dict[str, str]:
+    """split name -> folder, for TFX's `Split-<name>` layout."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.isdir(uri):
+        return {}
+    return {name.rstrip("/")[len("Split-"):]: os.path.join(uri, name.rstrip("/"))
+            for name in sorted(tf.io.gfile.listdir(uri)) if name.startswith("Split-")}
+
+
+def read_split_counts(statistics_uri: str) -> List[SplitCounts]:
+    """Interactions, distinct users and distinct items per split, from TFDV statistics."""
+    import tensorflow_data_validation as tfdv
+
+    from mtrec.trainer_module.features import ITEM_ID, USER_ID
+
+    counts = []
+    for split, folder in _split_dirs(statistics_uri).items():
+        dataset = tfdv.load_stats_binary(os.path.join(folder, "FeatureStats.pb")).datasets[0]
+        unique = {}
+        for feature in dataset.features:
+            name = feature.path.step[0] if feature.path.step else feature.name
+            if feature.HasField("string_stats"):
+                unique[name] = feature.string_stats.unique
+        counts.append(SplitCounts(split, dataset.num_examples, unique.get(USER_ID),
+                                  unique.get(ITEM_ID)))
+    return counts
+
+
+def read_anomalies(anomalies_uri: str) -> List[str]:
+    """ExampleValidator's findings, one line each: 'split: feature: description'."""
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    found = []
+    for split, folder in _split_dirs(anomalies_uri).items():
+        for name in tf.io.gfile.listdir(folder):
+            if not name.endswith(".pb"):
+                continue
+            anomalies = anomalies_pb2.Anomalies()
+            anomalies.ParseFromString(tf.io.gfile.GFile(os.path.join(folder, name), "rb").read())
+            for feature, info in sorted(anomalies.anomaly_info.items()):
+                found.append(f"{split}: {feature}: {info.short_description or info.description}")
+            if anomalies.HasField("dataset_anomaly_info"):
+                info = anomalies.dataset_anomaly_info
+                found.append(f"{split}: (dataset): {info.short_description or info.description}")
+    return found
+
+
+def _properties(execution: metadata_store_pb2.Execution) -> Dict[str, Any]:
+    """An execution's recorded settings (TFX exec properties), JSON decoded where they are JSON."""
+    values = {}
+    for name, value in execution.custom_properties.items():
+        if name.startswith("__"):
+            continue
+        raw = value.string_value if value.HasField("string_value") else (
+            value.int_value if value.HasField("int_value") else value.double_value)
+        if isinstance(raw, str) and raw[:1] in "{[":
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                pass
+        values[name] = raw
+    return values
+
+
+def list_runs(metadata_path: str) -> List[str]:
+    """Every run id recorded in `metadata_path`, oldest first."""
+    store = open_store(metadata_path)
+    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    return [run.name for run in runs]
+
+
+def read_run(metadata_path: str, run_id: Optional[str] = None,
+             with_details: bool = True) -> RunResult:
+    """The latest run in `metadata_path` (or the run named `run_id`).
+
+    `with_details=False` skips the data counts and anomalies (TFDV reads) for
+    listings of many runs.
+    """
     store = open_store(metadata_path)
     runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
     if run_id is not None:
@@ -135,6 +255,8 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
     if not runs:
         raise LookupError(f"no run {run_id or ''} recorded in {metadata_path}")
     run = runs[-1]
+    exec_properties: Dict[str, Dict[str, Any]] = {}
+    artifacts: Dict[str, str] = {}  # "<component>.<output key>" -> uri
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
     components: List[ComponentRun] = []
     outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
@@ -145,10 +267,14 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "unknown"),
                                        seconds))
-        events = store.get_events_by_execution_ids([execution.id])
-        ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-        for artifact in store.get_artifacts_by_id(ids):
+        exec_properties[component] = _properties(execution)
+        events = [e for e in store.get_events_by_execution_ids([execution.id])
+                  if e.type == metadata_store_pb2.Event.OUTPUT]
+        keys = {e.artifact_id: e.path.steps[0].key for e in events if e.path.steps}
+        for artifact in store.get_artifacts_by_id([e.artifact_id for e in events]):
             outputs.setdefault(types[artifact.type_id], []).append(artifact)
+            if artifact.id in keys:
+                artifacts[f"{component}.{keys[artifact.id]}"] = artifact.uri
 
     metrics, failures, blessed, pushed_path, refused = [], [], None, None, None
     if "ModelEvaluation" in outputs:
@@ -164,7 +290,14 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
     for examples in outputs.get("Examples", []):
         if SPLIT_PROPERTY in examples.custom_properties:
             split = json.loads(examples.custom_properties[SPLIT_PROPERTY].string_value)
-    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split)
+    data, anomalies = [], []
+    if with_details and STATISTICS in artifacts:
+        data = read_split_counts(artifacts[STATISTICS])
+    if with_details and ANOMALIES in artifacts:
+        anomalies = read_anomalies(artifacts[ANOMALIES])
+    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
+                     started=run.create_time_since_epoch / 1000, data=data, anomalies=anomalies,
+                     artifacts=artifacts, exec_properties=exec_properties)
 
 
 def describe_split(split: Dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtrec.pipeline.config import Config
-from mtrec.pipeline.results import RunResult, describe_split, read_run
+from mtrec.pipeline.results import ANOMALIES, RunResult, describe_split, read_run
 
 console = Console()
 
@@ -37,27 +37,61 @@ def components_table(result: RunResult) -> Table:
     return table
 
 
-def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
-    """Prints components, the evaluation table, the gate's decision and the push."""
-    result = read_run(config.metadata_path)
-    console.print()
-    console.print(components_table(result))
+def data_table(result: RunResult) -> Table:
+    table = Table(title="Data (per split, from StatisticsGen)", title_justify="left")
+    table.add_column("split")
+    for column in ("interactions", "users", "items"):
+        table.add_column(column, justify="right")
+    for row in result.data:
+        table.add_row(row.split, f"{row.interactions:,}",
+                      *("–" if n is None else f"{n:,}" for n in (row.users, row.items)))
+    return table
+
+
+def print_data(result: RunResult) -> None:
+    """Data counts per split, the split policy and ExampleValidator's anomalies."""
+    if result.data:
+        console.print(data_table(result))
     if result.split:
         console.print(f"Split: {describe_split(result.split)}")
-    console.print(evaluation_table(result))
+    if result.anomalies:
+        console.print(f"[bold yellow]Anomalies ({len(result.anomalies)}):[/]")
+        for line in result.anomalies:
+            console.print(f"  {line}", markup=False, highlight=False)
+    elif ANOMALIES in result.artifacts:
+        console.print("Anomalies: none found by ExampleValidator.")
+
+
+def print_gate_and_push(result: RunResult) -> None:
     if result.blessed:
         console.print("[bold green]Gate: BLESSED[/] – every threshold passed.")
     elif result.blessed is False:
         console.print("[bold red]Gate: NOT BLESSED[/] – " + "; ".join(result.gate_failures))
     if result.pushed_path:
-        console.print(f"Pushed model: [bold]{result.pushed_path}[/]")
+        console.print(f"Pushed model: version {result.pushed_version} at "
+                      f"[bold]{result.pushed_path}[/]")
     elif result.push_refused:
         console.print(f"[bold red]Push refused[/] – {result.push_refused}. The serving folder "
                       "keeps its previous version.")
     else:
         console.print("Nothing pushed; the serving folder keeps its previous version.")
+
+
+def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
+    """Prints data, components, the evaluation table, the gate's decision and the push."""
+    result = read_run(config.metadata_path)
+    console.print()
+    print_data(result)
+    console.print(components_table(result))
+    console.print(evaluation_table(result))
+    print_gate_and_push(result)
+    if result.tensorboard_dir:
+        console.print(f"Training curves: tensorboard --logdir {result.tensorboard_dir}",
+                      highlight=False)
     console.print(f"Run {result.run_id} finished in {wall_seconds:.0f}s "
                   f"(pipeline root {config.pipeline_root}).")
+    console.print(f"Report: mtrec report {result.run_id} -o report.html "
+                  f"--pipeline-root {config.pipeline_root}", highlight=False)
     return result
 
 

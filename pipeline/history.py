@@ -1,0 +1,90 @@
+"""`mtrec runs` and `mtrec show RUN`: the lineage TFX records in ML Metadata, readable.
+
+Local runs only: the LocalDagRunner records each run as a `pipeline_run`
+context in the pipeline root's metadata.sqlite. (The Airflow runner records
+its executions without that context, so its runs are not listed.)
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from mtrec.pipeline.results import RunResult, list_runs, read_run
+from mtrec.pipeline.summary import (components_table, console, evaluation_table,
+                                    print_data, print_gate_and_push)
+from mtrec.trainer_module.features import RMSE_METRIC
+
+
+def _gate_metric(result: RunResult):
+    return next((m for m in result.metrics if m.threshold and m.name.startswith("top_")), None)
+
+
+def runs_table(metadata_path: str) -> Table:
+    """One row per run; the run id is its start time (UTC), as the LocalDagRunner names it."""
+    rows, gated_names = [], set()
+    for run_id in list_runs(metadata_path):
+        result = read_run(metadata_path, run_id, with_details=False)
+        states = [c.state for c in result.components]
+        gated = _gate_metric(result)
+        if gated:
+            gated_names.add(gated.name)
+        rmse = next((m.value for m in result.metrics if m.name == RMSE_METRIC), None)
+        gate = {None: "–", True: "[green]blessed[/]", False: "[red]refused[/]"}[result.blessed]
+        if "failed" in states:
+            gate = "[red]failed[/]"
+        rows.append((run_id, f"{result.seconds:.0f}",
+                     f"{states.count('ran')}/{states.count('cached')}",
+                     f"{gated.value:.4f}" if gated else "–",
+                     "–" if rmse is None else f"{rmse:.4f}", gate,
+                     result.pushed_version or ("refused" if result.push_refused else "–")))
+    metric = " / ".join(sorted(gated_names)) or "the gated top-K metric"
+    table = Table(title=f"Runs in {metadata_path}, oldest first\n(top-K: {metric}; "
+                        f"ran/cached: components)", title_justify="left")
+    for column in ("run (UTC)", "s", "ran/cached", "top-K", "rmse", "gate", "pushed"):
+        table.add_column(column, justify="left" if column in ("run (UTC)", "gate") else "right",
+                         no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def print_runs(metadata_path: str) -> None:
+    console.print(runs_table(metadata_path))
+
+
+def settings_table(result: RunResult) -> Table:
+    """What the run was configured with, as the components recorded it."""
+    table = Table(title="Settings (as recorded by the components)", title_justify="left")
+    table.add_column("component")
+    table.add_column("setting")
+    table.add_column("value", overflow="fold")
+    example_gen = result.exec_properties.get("CsvExampleGen", {})
+    if "input_base" in example_gen:
+        table.add_row("CsvExampleGen", "input", str(example_gen["input_base"]))
+    trainer = result.exec_properties.get("Trainer", {}).get("custom_config")
+    if isinstance(trainer, dict):
+        for key, value in trainer.items():
+            if key != "code_version":
+                table.add_row("Trainer", key, str(value))
+    pusher = result.exec_properties.get("Pusher", {}).get("push_destination")
+    if pusher:
+        table.add_row("Pusher", "push_destination", str(pusher))
+    return table
+
+
+def print_show(metadata_path: str, run_id: str) -> RunResult:
+    from mtrec.pipeline.cli_ux import format_time
+
+    result = read_run(metadata_path, run_id)
+    console.print(f"Run {result.run_id}, recorded {format_time(result.started)} UTC "
+                  f"({metadata_path})", highlight=False)
+    print_data(result)
+    console.print(settings_table(result))
+    console.print(components_table(result))
+    if result.metrics:
+        console.print(evaluation_table(result))
+    print_gate_and_push(result)
+    if result.tensorboard_dir:
+        console.print(f"Training curves: tensorboard --logdir {result.tensorboard_dir}",
+                      highlight=False)
+    return result
