@@ -109,7 +109,7 @@ def _feature_name(feature) -> str:
 
 
 def _data_section(result: RunResult) -> str:
-    parts = ["<h2>Data</h2>"]
+    parts = ['<h2 id="data">Data</h2>']
     if result.data:
         parts.append(_table(["split", "interactions", "users", "items"],
                             [(r.split, _number(r.interactions, True), _number(r.users, True),
@@ -197,7 +197,7 @@ def _training_history(result: RunResult) -> Optional[Dict[str, List[float]]]:
 
 
 def _training_section(result: RunResult) -> str:
-    parts = ["<h2>Training</h2>"]
+    parts = ['<h2 id="training">Training</h2>']
     settings = result.exec_properties.get("Trainer", {}).get("custom_config")
     if isinstance(settings, dict):
         shown = {k: v for k, v in settings.items() if k not in ("code_version", "items_file")}
@@ -254,7 +254,7 @@ def _bucket_order(bucket: str) -> Tuple[int, float, str]:
 
 
 def _evaluation_section(result: RunResult, gate_metric: Optional[str]) -> str:
-    parts = ["<h2>Evaluation</h2>"]
+    parts = ['<h2 id="evaluation">Evaluation</h2>']
     if not result.metrics:
         parts.append("<p>The Evaluator did not run.</p>")
         return "\n".join(parts)
@@ -328,7 +328,7 @@ def _tradeoff_section(metadata_path: str, result: RunResult, gate_metric: str) -
             continue
         weights = (settings.get("retrieval_weight"), settings.get("rating_weight"))
         points[weights] = (values[gate_metric], values[RMSE_METRIC], run_id)
-    parts = ["<h2>Loss-weight trade-off</h2>"]
+    parts = ['<h2 id="tradeoff">Loss-weight trade-off</h2>']
     if len(points) < 2:
         parts.append('<p class="note">One loss weighting in this pipeline\'s history so far; '
                      "runs with other weights (<code>--set model.rating_weight=...</code>) add "
@@ -340,6 +340,8 @@ def _tradeoff_section(metadata_path: str, result: RunResult, gate_metric: str) -
         axes.scatter(rmse, top_k, color="#dd8452")
         axes.annotate(f"({retrieval:g}, {rating:g})", (rmse, top_k), fontsize=8,
                       xytext=(4, 4), textcoords="offset points")
+    axes.ticklabel_format(useOffset=False)
+    axes.margins(0.25)
     axes.set_xlabel("RMSE (lower is better)")
     axes.set_ylabel(gate_metric)
     axes.set_title("(retrieval, rating) loss weights")
@@ -354,10 +356,9 @@ def _tradeoff_section(metadata_path: str, result: RunResult, gate_metric: str) -
 # -- recommendations ------------------------------------------------------------------------
 
 def _model_path(result: RunResult) -> Optional[str]:
+    """The run's exported model: the Trainer's output (pushed or not)."""
     import tensorflow as tf
 
-    if result.pushed_path and tf.io.gfile.exists(result.pushed_path):
-        return result.pushed_path
     uri = result.artifacts.get(results.MODEL)
     serving = uri and os.path.join(uri, "Format-Serving")
     return serving if serving and tf.io.gfile.exists(serving) else None
@@ -366,12 +367,12 @@ def _model_path(result: RunResult) -> Optional[str]:
 def _recommendations_section(result: RunResult) -> str:
     from mtrec.serving.loader import PushedModel
 
-    parts = ["<h2>Example recommendations</h2>"]
+    parts = ['<h2 id="recommendations">Example recommendations</h2>']
     path = _model_path(result)
     if path is None:
         parts.append("<p>No model was trained in this run.</p>")
         return "\n".join(parts)
-    model = PushedModel(path)
+    model = PushedModel(path, version=int(result.pushed_version or 0))
     users, _ = model.embedding_table("user")
     chosen = sorted(users)[:EXAMPLE_USERS]
     k = min(EXAMPLE_K, model.max_k)
@@ -396,6 +397,13 @@ def _summary_section(result: RunResult) -> str:
             + _table(["component", "state", "seconds"], rows, numeric=(2,), css="components"))
 
 
+_CONTENTS = ('<p class="note">' + " · ".join(
+    f'<a href="#{anchor}">{title}</a>' for anchor, title in (
+        ("data", "Data"), ("training", "Training"), ("evaluation", "Evaluation and slices"),
+        ("tradeoff", "Loss-weight trade-off"), ("recommendations", "Recommendations")))
+    + "</p>")
+
+
 def build_report(metadata_path: str, run_id: Optional[str] = None) -> str:
     """The HTML page for `run_id` (default: the latest run) in `metadata_path`."""
     result = read_run(metadata_path, run_id)
@@ -412,7 +420,7 @@ def build_report(metadata_path: str, run_id: Optional[str] = None) -> str:
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>mtrec run {_e(result.run_id)}</title><style>{_STYLE}</style></head><body>"
-            f"<h1>mtrec run {_e(result.run_id)}</h1>\n" + "\n".join(sections)
+            f"<h1>mtrec run {_e(result.run_id)}</h1>\n" + _CONTENTS + "\n".join(sections)
             + "\n</body></html>\n")
 
 

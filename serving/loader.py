@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import scann  # noqa: F401  (registers the ScaNN ops the SavedModel uses)
@@ -54,9 +54,11 @@ def latest_version_dir(serving_dir: str, model_name: str) -> str:
 class PushedModel:
     """One loaded SavedModel version and typed wrappers around its signatures."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, version: Optional[int] = None):
+        """`path`: a pushed version folder (its name is the version), or any
+        exported model with `version` given (e.g. 0 for a Trainer output)."""
         self.path = path
-        self.version = int(os.path.basename(os.path.normpath(path)))
+        self.version = int(os.path.basename(os.path.normpath(path))) if version is None else version
         self._saved = tf.saved_model.load(path)
         self.signatures = self._saved.signatures
         self.max_k = int(self.signatures["recommend"].structured_outputs["item_ids"].shape[1])
