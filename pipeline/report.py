@@ -346,6 +346,8 @@ def _tradeoff_section(metadata_path: str, result: RunResult, gate_metric: str) -
     axes.set_ylabel(gate_metric)
     axes.set_title("(retrieval, rating) loss weights")
     parts.append(_figure_png(figure))
+    parts.append('<p class="note">One point per weighting (its latest run); other settings '
+                 "may differ between these runs: <code>mtrec show RUN</code> lists them.</p>")
     parts.append(_table(["retrieval weight", "rating weight", gate_metric, "RMSE", "run"],
                         [(f"{w[0]:g}", f"{w[1]:g}", _number(p[0]), _number(p[1]), _e(p[2]))
                          for w, p in sorted(points.items())], numeric=(0, 1, 2, 3),
