@@ -95,13 +95,13 @@ def _statistics(result: RunResult) -> List[Tuple[str, Any]]:
     """[(split, DatasetFeatureStatistics)] from StatisticsGen's artifact."""
     import tensorflow_data_validation as tfdv
 
-    from mtrec.pipeline.results import _split_dirs
+    from mtrec.pipeline.results import split_dirs
 
     uri = result.artifacts.get(results.STATISTICS)
     if not uri:
         return []
     return [(split, tfdv.load_stats_binary(os.path.join(folder, "FeatureStats.pb")).datasets[0])
-            for split, folder in _split_dirs(uri).items()]
+            for split, folder in split_dirs(uri).items()]
 
 
 def _feature_name(feature) -> str:

@@ -168,7 +168,7 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
     return rows, list(failed.values())
 
 
-def _split_dirs(uri: str) -> Dict[str, str]:
+def split_dirs(uri: str) -> Dict[str, str]:
     """split name -> folder, for TFX's `Split-<name>` layout."""
     import tensorflow as tf
 
@@ -185,7 +185,7 @@ def read_split_counts(statistics_uri: str) -> List[SplitCounts]:
     from mtrec.trainer_module.features import ITEM_ID, USER_ID
 
     counts = []
-    for split, folder in _split_dirs(statistics_uri).items():
+    for split, folder in split_dirs(statistics_uri).items():
         dataset = tfdv.load_stats_binary(os.path.join(folder, "FeatureStats.pb")).datasets[0]
         unique = {}
         for feature in dataset.features:
@@ -203,7 +203,7 @@ def read_anomalies(anomalies_uri: str) -> List[str]:
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     found = []
-    for split, folder in _split_dirs(anomalies_uri).items():
+    for split, folder in split_dirs(anomalies_uri).items():
         for name in tf.io.gfile.listdir(folder):
             if not name.endswith(".pb"):
                 continue

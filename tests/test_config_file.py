@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import pytest
 import tomli
 
 from mtrec.pipeline import cli
