@@ -8,9 +8,9 @@ initialisation notes, missing optional speed-ups) that would bury the
 progress. `--debug` shows every record.
 
 On a terminal, `live` adds a status line under the log (rich): a spinner, the
-running component, its elapsed time and the run's, refreshed four times a
-second; the component lines and the Trainer's per-epoch losses scroll above
-it. When output is not a terminal (CI, Airflow, a pipe) there is no status
+running component, its elapsed time, the Trainer's epoch and last loss, and
+the run's time, refreshed four times a second; the component lines and the
+Trainer's per-epoch losses scroll above it. When output is not a terminal (CI, Airflow, a pipe) there is no status
 line, only the plain lines.
 """
 
@@ -24,6 +24,9 @@ import time
 from typing import Iterator, Optional, TextIO
 
 _EVENT = re.compile(r"^Component (?P<name>\S+) is (?P<event>running|finished)\.$")
+# What Keras prints per epoch (verbose=2): "Epoch 3/10", then "... - loss: 141.3667 - ...".
+_EPOCH = re.compile(r"\bEpoch (\d+)/(\d+)")
+_LOSS = re.compile(r"\s-\s+loss: ([0-9.eE+-]+)")
 
 
 class ComponentProgress(logging.Handler):
@@ -38,6 +41,8 @@ class ComponentProgress(logging.Handler):
         self.started = time.monotonic()
         self._component_started: dict[str, float] = {}
         self.current: Optional[str] = None
+        self.epoch: Optional[str] = None  # "3/10" while the Trainer trains
+        self.loss: Optional[str] = None
 
     def emit(self, record: logging.LogRecord) -> None:
         match = _EVENT.match(record.getMessage())
@@ -46,6 +51,7 @@ class ComponentProgress(logging.Handler):
             name = match["name"]
             if match["event"] == "running":
                 self.current = name
+                self.epoch = self.loss = None
                 self._component_started[name] = now
                 line = f"[{now - self.started:6.1f}s] ▶ {name}"
             else:
@@ -72,7 +78,31 @@ class _Status:
         if name is None:
             return Text(f"between components   run {run:.0f}s", style="dim")
         took = now - self.handler._component_started.get(name, now)
-        return Text.assemble((name, "bold"), f"  {took:.0f}s   run {run:.0f}s")
+        training = ""
+        if self.handler.epoch:
+            training = f"   epoch {self.handler.epoch}" + (
+                f"  loss {self.handler.loss}" if self.handler.loss else "")
+        return Text.assemble((name, "bold"), f"  {took:.0f}s{training}   run {run:.0f}s")
+
+
+class _TrainingWatcher:
+    """A stdout wrapper that notes Keras' epoch and loss for the status line."""
+
+    def __init__(self, target, handler: ComponentProgress):
+        self._target = target
+        self._handler = handler
+
+    def write(self, text: str) -> int:
+        epoch = _EPOCH.search(text)
+        if epoch:
+            self._handler.epoch = f"{epoch[1]}/{epoch[2]}"
+        loss = _LOSS.search(text)
+        if loss:
+            self._handler.loss = loss[1]
+        return self._target.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
 
 
 @contextlib.contextmanager
@@ -91,7 +121,12 @@ def live(handler: ComponentProgress, console=None) -> Iterator[None]:
         return
     with Live(Spinner("dots", text=_Status(handler)), console=console, refresh_per_second=4,
               transient=True, redirect_stdout=True, redirect_stderr=True):
-        yield
+        redirected = sys.stdout
+        sys.stdout = _TrainingWatcher(redirected, handler)
+        try:
+            yield
+        finally:
+            sys.stdout = redirected  # Live restores the original on exit
 
 
 def install(debug: bool = False) -> ComponentProgress:

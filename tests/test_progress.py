@@ -32,10 +32,12 @@ def test_a_terminal_gets_a_status_line_with_the_running_component(capsys):
     with progress.live(handler, console):
         handler.emit(_record("Component Transform is running."))
         print("Epoch 1/10")  # what Keras prints while the Trainer runs
+        print("16/16 - 0s - retrieval_loss: 2251.8513 - loss: 90.1950 - total_loss: 90.1950")
         time.sleep(0.8)  # a few refreshes
     shown = screen.getvalue()
     assert "▶ Transform" in shown and "Epoch 1/10" in shown  # scrolled above the status
-    assert re.search(r"Transform\S*\s+\d+s\s+run \d+s", shown)  # the status line itself
+    # The status line itself: component, its time, epoch and loss, the run's time.
+    assert re.search(r"Transform\S*\s+\d+s\s+epoch 1/10\s+loss 90.1950\s+run \d+s", shown)
 
 
 def test_no_status_line_off_a_terminal(capsys):
