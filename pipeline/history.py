@@ -78,7 +78,7 @@ def print_show(metadata_path: str, run_id: str) -> RunResult:
 
     result = read_run(metadata_path, run_id)
     console.print(f"Run {result.run_id}, recorded {format_time(result.started)} UTC "
-                  f"({metadata_path})", highlight=False)
+                  f"({metadata_path})", highlight=False, soft_wrap=True)
     print_data(result)
     console.print(settings_table(result))
     console.print(components_table(result))
@@ -87,5 +87,5 @@ def print_show(metadata_path: str, run_id: str) -> RunResult:
     print_gate_and_push(result)
     if result.tensorboard_dir:
         console.print(f"Training curves: tensorboard --logdir {result.tensorboard_dir}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     return result

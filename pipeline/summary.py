@@ -57,7 +57,7 @@ def print_data(result: RunResult) -> None:
     if result.anomalies:
         console.print(f"[bold yellow]Anomalies ({len(result.anomalies)}):[/]")
         for line in result.anomalies:
-            console.print(f"  {line}", markup=False, highlight=False)
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     elif ANOMALIES in result.artifacts:
         console.print("Anomalies: none found by ExampleValidator.")
 
@@ -69,7 +69,7 @@ def print_gate_and_push(result: RunResult) -> None:
         console.print("[bold red]Gate: NOT BLESSED[/] – " + "; ".join(result.gate_failures))
     if result.pushed_path:
         console.print(f"Pushed model: version {result.pushed_version} at "
-                      f"[bold]{result.pushed_path}[/]")
+                      f"[bold]{result.pushed_path}[/]", soft_wrap=True)
     elif result.push_refused:
         console.print(f"[bold red]Push refused[/] – {result.push_refused}. The serving folder "
                       "keeps its previous version.")
@@ -87,11 +87,11 @@ def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
     print_gate_and_push(result)
     if result.tensorboard_dir:
         console.print(f"Training curves: tensorboard --logdir {result.tensorboard_dir}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     console.print(f"Run {result.run_id} finished in {wall_seconds:.0f}s "
-                  f"(pipeline root {config.pipeline_root}).")
+                  f"(pipeline root {config.pipeline_root}).", soft_wrap=True)
     console.print(f"Report: mtrec report {result.run_id} -o report.html "
-                  f"--pipeline-root {config.pipeline_root}", highlight=False)
+                  f"--pipeline-root {config.pipeline_root}", highlight=False, soft_wrap=True)
     return result
 
 
