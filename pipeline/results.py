@@ -55,6 +55,8 @@ class RunResult:
     pushed_path: Optional[str]
     push_refused: Optional[str] = None  # why a blessed model was not pushed
     split: Optional[Dict[str, Any]] = None  # the train/eval split policy ExampleGen applied
+    # "<component>.<output>" (e.g. "CsvExampleGen.examples", "Trainer.model") -> artifact URI
+    artifact_uris: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -138,6 +140,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
     components: List[ComponentRun] = []
     outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    artifact_uris: Dict[str, str] = {}
     types = {t.id: t.name for t in store.get_artifact_types()}
     for execution in executions:
         node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
@@ -145,10 +148,13 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "unknown"),
                                        seconds))
-        events = store.get_events_by_execution_ids([execution.id])
-        ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-        for artifact in store.get_artifacts_by_id(ids):
+        events = [e for e in store.get_events_by_execution_ids([execution.id])
+                  if e.type == metadata_store_pb2.Event.OUTPUT]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        for event in events:
+            artifact = artifacts[event.artifact_id]
             outputs.setdefault(types[artifact.type_id], []).append(artifact)
+            artifact_uris[f"{component}.{event.path.steps[0].key}"] = artifact.uri
 
     metrics, failures, blessed, pushed_path, refused = [], [], None, None, None
     if "ModelEvaluation" in outputs:
@@ -164,7 +170,8 @@ def read_run(metadata_path: str, run_id: Optional[str] = None) -> RunResult:
     for examples in outputs.get("Examples", []):
         if SPLIT_PROPERTY in examples.custom_properties:
             split = json.loads(examples.custom_properties[SPLIT_PROPERTY].string_value)
-    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split)
+    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
+                     artifact_uris)
 
 
 def describe_split(split: Dict[str, Any]) -> str:
