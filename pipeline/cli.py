@@ -13,6 +13,7 @@
                               every user and item embedding with its id
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
+  mtrec bench quality         the models against baselines on MovieLens -> docs/benchmarks.md
   mtrec data download NAME    download, verify and unpack a MovieLens dataset from GroupLens
   mtrec data prepare DATASET  convert MovieLens, Amazon reviews or any CSV into canonical CSVs
   mtrec runs | show RUN | report RUN -o F | init | config show
@@ -180,6 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     serving_bench.add_argument("--output", default="docs/benchmarks.md",
                                help="markdown file to write the table to")
     _common_serving_args(serving_bench)
+    quality_bench = bench_commands.add_parser(
+        "quality", help="the project's models beside baselines on MovieLens (table and plot)",
+        description="On each dataset, runs the real pipeline once per loss weighting (rating-only, "
+                    "a joint sweep, retrieval-only), fits global-mean, bias, most-popular, EASE "
+                    "and TFRS-tutorial baselines on the same split, and writes the table and a "
+                    "trade-off plot (docs/quality-DATASET.png). About 25 minutes per dataset on "
+                    "2 cores.")
+    quality_bench.add_argument("--datasets", default="movielens-100k,movielens-latest-small",
+                               help="comma-separated (default movielens-100k,"
+                                    "movielens-latest-small)")
+    quality_bench.add_argument("--shared-data", default="../shared/data",
+                               help="folder holding ml-100k/ and ml-latest-small/ as GroupLens "
+                                    "ships them (default ../shared/data)")
+    quality_bench.add_argument("--weights", default=None, metavar="R:S,...",
+                               help="loss weightings (retrieval:rating) to run instead of the "
+                                    "default sweep, e.g. 0:1,1:0.3,1:0")
+    quality_bench.add_argument("--work-dir", default="mtrec_output/bench-quality",
+                               help="pipeline roots and prepared data (default "
+                                    "mtrec_output/bench-quality); reused runs are cached")
+    quality_bench.add_argument("--output", default="docs/benchmarks.md",
+                               help="markdown file to write the table to; the plots go beside it")
 
     data = commands.add_parser("data", help="download and prepare datasets",
                                description="Dataset download and preparation commands.")
@@ -365,6 +387,45 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    return {"serving": _bench_serving, "quality": _bench_quality}[args.bench_command](args)
+
+
+def _parse_weights(text: str) -> List[tuple]:
+    try:
+        weights = [tuple(float(v) for v in pair.split(":")) for pair in text.split(",")]
+    except ValueError as error:
+        raise UserError(f"--weights takes retrieval:rating pairs, e.g. 1:0.3,0:1 ({error})") from error
+    for pair in weights:
+        if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
+            raise UserError(f"--weights: {':'.join(f'{v:g}' for v in pair)} is not a "
+                            "retrieval:rating pair of non-negative weights, not both 0")
+    return weights
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    import os
+
+    from mtrec.benchmarks import quality
+
+    sweep = _parse_weights(args.weights) if args.weights else quality.SWEEP
+    datasets = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    unknown = [name for name in datasets if name not in quality.DATASETS]
+    if not datasets or unknown:
+        raise UserError(f"--datasets: unknown {', '.join(unknown) or '(none given)'}; choose from "
+                        f"{', '.join(quality.DATASETS)}")
+    for name in datasets:
+        folder = os.path.join(args.shared_data, quality.DATASETS[name].shared_folder)
+        if not os.path.isdir(folder):
+            raise UserError(f"{folder}: not found (--shared-data); `mtrec data download {name}` "
+                            "fetches it")
+    section = quality.run(datasets, args.shared_data, args.work_dir, args.output, sweep,
+                          progress=lambda line: print(line, flush=True))
+    print(section)
+    print(f"written to {args.output}")
+    return 0
+
+
+def _bench_serving(args: argparse.Namespace) -> int:
     from mtrec.benchmarks import report, serving
     from mtrec.pipeline.config import load_config
 

@@ -97,7 +97,7 @@ def _statistics(result: RunResult) -> List[Tuple[str, Any]]:
 
     from mtrec.pipeline.results import split_dirs
 
-    uri = result.artifacts.get(results.STATISTICS)
+    uri = result.artifact_uris.get(results.STATISTICS)
     if not uri:
         return []
     return [(split, tfdv.load_stats_binary(os.path.join(folder, "FeatureStats.pb")).datasets[0])
@@ -188,7 +188,7 @@ def _histogram(name: str, per_split: List[Tuple[str, Any]]) -> str:
 def _training_history(result: RunResult) -> Optional[Dict[str, List[float]]]:
     import tensorflow as tf
 
-    uri = result.artifacts.get(results.MODEL_RUN)
+    uri = result.artifact_uris.get(results.MODEL_RUN)
     path = uri and os.path.join(uri, "training_history.json")
     if not path or not tf.io.gfile.exists(path):
         return None
@@ -281,8 +281,8 @@ def _evaluation_section(result: RunResult, gate_metric: Optional[str]) -> str:
     else:
         parts.append("<p>Nothing pushed.</p>")
 
-    slices = read_slices(result.artifacts[results.EVALUATION]) if (
-        results.EVALUATION in result.artifacts) else {}
+    slices = read_slices(result.artifact_uris[results.EVALUATION]) if (
+        results.EVALUATION in result.artifact_uris) else {}
     for feature in SLICE_FEATURES:
         buckets = slices.get(feature)
         if not buckets:
@@ -361,7 +361,7 @@ def _model_path(result: RunResult) -> Optional[str]:
     """The run's exported model: the Trainer's output (pushed or not)."""
     import tensorflow as tf
 
-    uri = result.artifacts.get(results.MODEL)
+    uri = result.artifact_uris.get(results.MODEL)
     serving = uri and os.path.join(uri, "Format-Serving")
     return serving if serving and tf.io.gfile.exists(serving) else None
 

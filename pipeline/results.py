@@ -21,7 +21,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from mtrec.components.split_example_gen import SPLIT_PROPERTY
 
-# Output artifacts by "<component>.<output key>" (RunResult.artifacts).
+# Output artifacts by "<component>.<output key>" (RunResult.artifact_uris).
 STATISTICS = "StatisticsGen.statistics"
 ANOMALIES = "ExampleValidator.anomalies"
 MODEL = "Trainer.model"
@@ -62,10 +62,11 @@ class RunResult:
     pushed_path: Optional[str]
     push_refused: Optional[str] = None  # why a blessed model was not pushed
     split: Optional[Dict[str, Any]] = None  # the train/eval split policy ExampleGen applied
+    # "<component>.<output>" (e.g. "CsvExampleGen.examples", "Trainer.model") -> artifact URI
+    artifact_uris: Dict[str, str] = dataclasses.field(default_factory=dict)
     started: float = 0.0  # unix seconds the run was recorded
     data: List["SplitCounts"] = dataclasses.field(default_factory=list)
     anomalies: List[str] = dataclasses.field(default_factory=list)  # "split: feature: what"
-    artifacts: Dict[str, str] = dataclasses.field(default_factory=dict)  # component.key -> uri
     exec_properties: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
@@ -80,7 +81,7 @@ class RunResult:
     @property
     def tensorboard_dir(self) -> Optional[str]:
         """The Trainer's TensorBoard logs (its ModelRun artifact)."""
-        return self.artifacts.get(MODEL_RUN)
+        return self.artifact_uris.get(MODEL_RUN)
 
 
 @dataclasses.dataclass
@@ -256,10 +257,10 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         raise LookupError(f"no run {run_id or ''} recorded in {metadata_path}")
     run = runs[-1]
     exec_properties: Dict[str, Dict[str, Any]] = {}
-    artifacts: Dict[str, str] = {}  # "<component>.<output key>" -> uri
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
     components: List[ComponentRun] = []
     outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+    artifact_uris: Dict[str, str] = {}
     types = {t.id: t.name for t in store.get_artifact_types()}
     for execution in executions:
         node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
@@ -270,11 +271,11 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         exec_properties[component] = _properties(execution)
         events = [e for e in store.get_events_by_execution_ids([execution.id])
                   if e.type == metadata_store_pb2.Event.OUTPUT]
-        keys = {e.artifact_id: e.path.steps[0].key for e in events if e.path.steps}
-        for artifact in store.get_artifacts_by_id([e.artifact_id for e in events]):
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        for event in events:
+            artifact = artifacts[event.artifact_id]
             outputs.setdefault(types[artifact.type_id], []).append(artifact)
-            if artifact.id in keys:
-                artifacts[f"{component}.{keys[artifact.id]}"] = artifact.uri
+            artifact_uris[f"{component}.{event.path.steps[0].key}"] = artifact.uri
 
     metrics, failures, blessed, pushed_path, refused = [], [], None, None, None
     if "ModelEvaluation" in outputs:
@@ -291,13 +292,13 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         if SPLIT_PROPERTY in examples.custom_properties:
             split = json.loads(examples.custom_properties[SPLIT_PROPERTY].string_value)
     data, anomalies = [], []
-    if with_details and STATISTICS in artifacts:
-        data = read_split_counts(artifacts[STATISTICS])
-    if with_details and ANOMALIES in artifacts:
-        anomalies = read_anomalies(artifacts[ANOMALIES])
+    if with_details and STATISTICS in artifact_uris:
+        data = read_split_counts(artifact_uris[STATISTICS])
+    if with_details and ANOMALIES in artifact_uris:
+        anomalies = read_anomalies(artifact_uris[ANOMALIES])
     return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
-                     started=run.create_time_since_epoch / 1000, data=data, anomalies=anomalies,
-                     artifacts=artifacts, exec_properties=exec_properties)
+                     artifact_uris, started=run.create_time_since_epoch / 1000, data=data,
+                     anomalies=anomalies, exec_properties=exec_properties)
 
 
 def describe_split(split: Dict[str, Any]) -> str:

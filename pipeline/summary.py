@@ -58,7 +58,7 @@ def print_data(result: RunResult) -> None:
         console.print(f"[bold yellow]Anomalies ({len(result.anomalies)}):[/]")
         for line in result.anomalies:
             console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-    elif ANOMALIES in result.artifacts:
+    elif ANOMALIES in result.artifact_uris:
         console.print("Anomalies: none found by ExampleValidator.")
 
 

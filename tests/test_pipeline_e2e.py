@@ -23,6 +23,7 @@ import textwrap
 import pytest
 import tensorflow as tf
 
+from mtrec.benchmarks import baselines, quality, ranking
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import Config, load_config
 from mtrec.pipeline.local_runner import localize
@@ -153,34 +154,36 @@ def test_first_model_is_blessed_and_pushed(first):
     assert index_quality["scann_p50_ms"] > 0 and index_quality["exact_p50_ms"] > 0
 
 
-def _read_split(examples_uri: str, split: str) -> list[tuple[str, str]]:
-    pairs = []
-    files = glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz"))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
-        feature = example.features.feature
-        pairs.append((feature["user_id"].bytes_list.value[0].decode(),
-                      feature["item_id"].bytes_list.value[0].decode()))
-    return pairs
+@pytest.fixture
+def split(first, runs):
+    """The first run's train/eval split, as the quality benchmark reads it."""
+    if "split" not in runs:
+        runs["split"] = quality.read_split(first.result.artifact_uris["CsvExampleGen.examples"])
+    return runs["split"]
 
 
-def test_model_clearly_beats_most_popular_on_the_same_split(first):
-    store = open_store(first.config.metadata_path)
-    examples_uri = store.get_artifacts_by_type("Examples")[0].uri
-    train, held_out = _read_split(examples_uri, "train"), _read_split(examples_uri, "eval")
-    popularity = [item for item, _ in collections.Counter(i for _, i in train).most_common()]
-    seen = collections.defaultdict(set)
-    for user, item in train:
-        seen[user].add(item)
-    hits = 0
-    for user, item in held_out:
-        top = [i for i in popularity if i not in seen[user]][:100]
-        hits += item in top
-    most_popular = hits / len(held_out)
+def test_model_clearly_beats_most_popular_on_the_same_split(first, split):
+    sizes = len(split.user_ids), len(split.item_ids)
+    most_popular = ranking.ranking_metrics(baselines.most_popular(split.train, sizes[1]),
+                                           split.train, split.held_out, *sizes)
+    assert 0.4 < most_popular["top_100_accuracy_seen_excluded"] < 0.7  # the planted skew
     model = _metric(first.result, "top_100_accuracy_seen_excluded")
-    assert 0.4 < most_popular < 0.7  # the planted popularity skew
-    assert model > most_popular + 0.05, (model, most_popular)
+    assert model > most_popular["top_100_accuracy_seen_excluded"] + 0.05, (model, most_popular)
     assert _metric(first.result, "rmse") < 0.9
+
+
+def test_benchmark_metrics_agree_with_the_evaluator_on_the_exported_model(first, split):
+    """ranking.py (the quality benchmark's metrics) and TFMA measure the same model alike."""
+    scorer = quality.exported_model_scorer(first.result.artifact_uris["Trainer.model"], split)
+    ours = ranking.ranking_metrics(scorer, split.train, split.held_out, len(split.user_ids),
+                                   len(split.item_ids))
+    for name in ("top_10_accuracy", "top_10_accuracy_seen_excluded", "top_100_accuracy",
+                 "top_100_accuracy_seen_excluded"):
+        assert ours[name] == pytest.approx(_metric(first.result, name), abs=1e-3), name
+    with open(os.path.join(first.config.data.ratings_dir, "ratings.csv")) as handle:
+        rows = sum(1 for _ in handle) - 1
+    assert len(split.train.users) + len(split.held_out.users) == rows
+    assert 0 < ours["ndcg_at_10"] < 1 and 0 < ours["recall_at_10"] < 1
 
 
 def test_new_process_loads_pushed_model_with_only_scann(first):

@@ -30,23 +30,28 @@ INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before ex
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
-    """What the Trainer needs from the pipeline config."""
+    """What the Trainer needs from the pipeline config.
 
-    embedding_dim: int = 32
-    retrieval_weight: float = 1.0
-    rating_weight: float = 1.0
-    epochs: int = 10
-    batch_size: int = 512
-    learning_rate: float = 0.05
-    l2_regularization: float = 0.0
-    temperature: float = 1.0
-    sampling_correction: bool = True
-    rating_hidden_units: Tuple[int, ...] = (64, 32)
-    max_k: int = 100
-    seed: int = 42
-    items_file: str = ""
-    item_features: Tuple[str, ...] = ()  # item tower side features (features.ITEM_SIDE_FEATURES)
-    user_features: Tuple[str, ...] = ()  # user tower side features (features.USER_SIDE_FEATURES)
+    No defaults: `Config.trainer_settings()` is the one place these are set,
+    and a setting it stops sending should fail here rather than train on a
+    stale default.
+    """
+
+    embedding_dim: int
+    retrieval_weight: float
+    rating_weight: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    l2_regularization: float
+    temperature: float
+    sampling_correction: bool
+    rating_hidden_units: Tuple[int, ...]
+    max_k: int
+    seed: int
+    items_file: str  # "" for none
+    item_features: Tuple[str, ...]  # item tower side features (features.ITEM_SIDE_FEATURES)
+    user_features: Tuple[str, ...]  # user tower side features (features.USER_SIDE_FEATURES)
     code_version: str = ""  # only part of the cache key (see pipeline/code_version.py)
 
     @classmethod

@@ -1,0 +1,67 @@
+"""Reference models every quality table shows beside the project's (DESIGN.md §5).
+
+Each is fitted on the training split only and scores with the definitions in
+ranking.py. Users or items unseen in training (index num_users / num_items)
+get the global mean, a zero bias, or the popularity ranking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mtrec.benchmarks.ranking import Interactions, Scorer
+
+
+def global_mean(train: Interactions, held_out: Interactions) -> np.ndarray:
+    """Predicts the mean training rating for every held-out interaction."""
+    return np.full(len(held_out.users), np.nanmean(train.ratings))
+
+
+def biases(train: Interactions, held_out: Interactions, num_users: int, num_items: int,
+           regularization: float = 5.0, iterations: int = 15) -> np.ndarray:
+    """r = mu + b_user + b_item, fitted by alternating ridge updates (Koren 2008, §2.1)."""
+    rated = ~np.isnan(train.ratings)
+    users, items, ratings = train.users[rated], train.items[rated], train.ratings[rated]
+    mu = ratings.mean()
+    user_bias = np.zeros(num_users + 1)
+    user_counts = np.bincount(users, minlength=num_users + 1)
+    item_counts = np.bincount(items, minlength=num_items + 1)
+    def ridge_mean(index, residual, counts):
+        # An id without training ratings (the unseen index) keeps a zero bias.
+        totals = np.bincount(index, residual, minlength=len(counts))
+        return np.divide(totals, counts + regularization, out=np.zeros(len(counts)),
+                         where=counts + regularization > 0)
+
+    for _ in range(iterations):
+        item_bias = ridge_mean(items, ratings - mu - user_bias[users], item_counts)
+        user_bias = ridge_mean(users, ratings - mu - item_bias[items], user_counts)
+    return mu + user_bias[held_out.users] + item_bias[held_out.items]
+
+
+def most_popular(train: Interactions, num_items: int) -> Scorer:
+    """Every user gets the items ranked by their number of training interactions."""
+    popularity = np.bincount(train.items, minlength=num_items)[:num_items].astype(np.float64)
+    return lambda users: np.broadcast_to(popularity, (len(users), num_items))
+
+
+def ease(train: Interactions, num_users: int, num_items: int,
+         regularization: float = 500.0) -> Scorer:
+    """EASE (Steck 2019): an item-item linear model with a closed-form solution.
+
+    B = I - P / diag(P), P = (XᵀX + λI)⁻¹, scores = X B, X the binary
+    user-item matrix. A user with no training items falls back to popularity.
+    """
+    interactions = np.zeros((num_users + 1, num_items), dtype=np.float32)
+    interactions[train.users, train.items] = 1.0
+    gram = interactions.T @ interactions
+    gram[np.diag_indices(num_items)] += regularization
+    inverse = np.linalg.inv(gram)
+    weights = inverse / -np.diag(inverse)
+    weights[np.diag_indices(num_items)] = 0.0
+    popularity = interactions.sum(axis=0)
+    has_history = interactions.sum(axis=1) > 0
+
+    def scores(users: np.ndarray) -> np.ndarray:
+        personal = interactions[users] @ weights
+        return np.where(has_history[users, None], personal, popularity[None, :])
+    return scores
