@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import glob
+import itertools
 import os
 import pathlib
 import time
@@ -244,7 +245,7 @@ def plot_tradeoff(dataset: str, ours: Sequence[ModelResult], references: Sequenc
         label = "rating only" if retrieval == 0 else f"{rating / retrieval:g}"
         axes.annotate(label, (result.metrics[x_key], result.metrics[y_key]),
                       textcoords="offset points", xytext=(5, 5), fontsize=8)
-    styles = iter(["--", ":", "-."])
+    styles = itertools.cycle(["--", ":", "-.", (0, (5, 1, 1, 1))])
     for reference in references:
         if x_key in reference.metrics and y_key in reference.metrics:
             axes.plot(reference.metrics[x_key], reference.metrics[y_key], "s", color="tab:red",

@@ -186,7 +186,7 @@ def test_benchmark_metrics_agree_with_the_evaluator_on_the_exported_model(first,
     assert 0 < ours["ndcg_at_10"] < 1 and 0 < ours["recall_at_10"] < 1
 
 
-def test_new_process_loads_pushed_model_with_only_scann(first):
+def test_new_process_loads_pushed_model_with_only_scann(first, split):
     script = textwrap.dedent(f"""
         import json, os
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -214,10 +214,9 @@ def test_new_process_loads_pushed_model_with_only_scann(first):
     assert all(len(row) == 100 and len(set(row)) == 100 for row in answer["items"])
     assert all(title for title in answer["titles"])
     assert 1.0 <= answer["rating"] <= 5.5
-    store = open_store(first.config.metadata_path)
-    train = _read_split(store.get_artifacts_by_type("Examples")[0].uri, "train")
     for user, row in zip(["u0001", "u0002", "u0003"], answer["items"]):
-        assert not {i for u, i in train if u == user} & set(row)  # seen items excluded
+        seen = split.train.items[split.train.users == split.user_ids.index(user)]
+        assert seen.size and not {split.item_ids[i] for i in seen} & set(row)  # seen excluded
     for approx, exact in zip(answer["items"], answer["exact"]):
         assert len(set(approx[:10]) & set(exact[:10])) >= 9  # the index agrees with exact search
 
@@ -278,8 +277,9 @@ def test_similar_users_and_embedding_export(first, tmp_path):
     assert [score for _, score in similar] == sorted((s for _, s in similar), reverse=True)
     user_ids, user_vectors = model.embedding_table("user")
     item_ids, item_vectors = model.embedding_table("item")
-    assert len(user_ids) == 600 and user_vectors.shape == (600, 32)
-    assert len(item_ids) == item_vectors.shape[0] and item_vectors.shape[1] == 32
+    dim = first.config.model.embedding_dim
+    assert len(user_ids) == 600 and user_vectors.shape == (600, dim)
+    assert len(item_ids) == item_vectors.shape[0] and item_vectors.shape[1] == dim
     for fmt in ("csv", "npy", "parquet"):
         assert export_embeddings(model, str(tmp_path / fmt), fmt) == {
             "user": 600, "item": len(item_ids)}
@@ -287,7 +287,7 @@ def test_similar_users_and_embedding_export(first, tmp_path):
         rows = list(csv.reader(handle))
     assert rows[0][:2] == ["id", "e0"] and len(rows) == len(item_ids) + 1
     np.testing.assert_allclose([float(v) for v in rows[1][1:]], item_vectors[0], rtol=1e-6)
-    assert np.load(tmp_path / "npy" / "user_embeddings.npy").shape == (600, 32)
+    assert np.load(tmp_path / "npy" / "user_embeddings.npy").shape == (600, dim)
     assert (tmp_path / "npy" / "user_ids.txt").read_text().split() == user_ids
     table = pq.read_table(tmp_path / "parquet" / "user_embeddings.parquet")
     assert table.column("id").to_pylist() == user_ids

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mtrec.benchmarks import baselines, ranking
-from mtrec.benchmarks.quality import markdown_table, ModelResult
+from mtrec.benchmarks.quality import ModelResult, markdown_table, plot_tradeoff
 from mtrec.benchmarks.ranking import Interactions
 from mtrec.pipeline import cli
 
@@ -114,3 +114,20 @@ def test_table_shows_a_dash_for_metrics_a_model_does_not_have():
 def test_bad_benchmark_options_exit_2_naming_the_option(argv, message, capsys):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_tradeoff_plot_draws_every_point_and_reference(tmp_path):
+    ours = [ModelResult("mtrec rating-only", {"top_100_accuracy_seen_excluded": 0.3, "rmse": 0.9},
+                        1.0, (0.0, 1.0)),
+            ModelResult("mtrec joint (1, 0.3)", {"top_100_accuracy_seen_excluded": 0.6,
+                                                 "rmse": 0.91}, 1.0, (1.0, 0.3)),
+            ModelResult("mtrec retrieval-only", {"top_100_accuracy_seen_excluded": 0.62}, 1.0,
+                        (1.0, 0.0))]
+    references = [ModelResult("global mean", {"rmse": 1.1}, 0.0),
+                  ModelResult("biases", {"rmse": 0.95}, 0.0),
+                  ModelResult("most popular", {"top_100_accuracy_seen_excluded": 0.41}, 0.0),
+                  ModelResult("EASE", {"top_100_accuracy_seen_excluded": 0.62}, 0.0),
+                  ModelResult("TFRS", {"top_100_accuracy_seen_excluded": 0.34, "rmse": 1.08}, 0.0)]
+    path = tmp_path / "plot.png"
+    plot_tradeoff("test", ours, references, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

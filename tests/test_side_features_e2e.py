@@ -121,4 +121,4 @@ def test_exported_model_keeps_its_signatures_and_recommends(run):
     assert set(answer["signatures"]) == SIGNATURES
     assert all(len(row) == 100 and len(set(row)) == 100 for row in answer["items"])
     assert answer["cold_start"] == [False, False, True]
-    assert answer["embedding_shape"] == [2, 32]
+    assert answer["embedding_shape"] == [2, config.model.embedding_dim]
