@@ -28,6 +28,8 @@ from mtrec.pipeline.config import Config
 from mtrec.trainer_module import features
 
 MAX_ID_LENGTH = 1000  # longer ids are taken for a broken file, not an id
+_REENCODE = ("the pipeline reads UTF-8: re-encode the file; a file of mixed encodings needs its "
+             "rows fixed one by one")
 
 
 class InputError(UserFacingError, ValueError):
@@ -36,7 +38,7 @@ class InputError(UserFacingError, ValueError):
 
 def _records(path: str) -> Iterator[Tuple[int, int, List[str]]]:
     """(first line, last line, fields) of each CSV record, read as strict UTF-8."""
-    reader = csv.reader(decoded_lines(pathlib.Path(path), "utf-8"), strict=True)
+    reader = csv.reader(decoded_lines(pathlib.Path(path), "utf-8", hint=_REENCODE), strict=True)
     last = 0
     try:
         for fields in reader:
@@ -46,13 +48,12 @@ def _records(path: str) -> Iterator[Tuple[int, int, List[str]]]:
         raise InputError(f"{_row(path, last + 1, max(last + 1, reader.line_num))}: malformed "
                          f"CSV: {error}") from None
     except DatasetError as error:  # decoded_lines: not UTF-8
-        raise InputError(f"{error}{_bad_bytes_column(path, reader.line_num + 1)}; the pipeline "
-                         f"reads UTF-8: re-encode the file (mixed encodings need fixing row by "
-                         f"row)") from None
+        where, rest = str(error).split(": ", 1)
+        raise InputError(f"{where}{_bad_bytes_column(path, reader.line_num + 1)}: {rest}") from None
 
 
 def _bad_bytes_column(path: str, line_number: int) -> str:
-    """', column NAME' for the field holding the undecodable bytes on that line."""
+    """': column NAME' for the field holding the undecodable bytes on that line."""
     with open(path, "rb") as handle:
         lines = handle.read().split(b"\n")
     header = next(csv.reader([lines[0].decode("utf-8", "replace")]), [])
@@ -60,7 +61,7 @@ def _bad_bytes_column(path: str, line_number: int) -> str:
     for index, field in enumerate(row):
         if any("\udc80" <= char <= "\udcff" for char in field):
             name = header[index].strip() if index < len(header) else f"#{index + 1}"
-            return f", column {name}"
+            return f": column {name}"
     return ""
 
 

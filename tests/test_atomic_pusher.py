@@ -151,3 +151,34 @@ def test_rollback_cli_errors_are_one_line(capsys, tmp_path):
                      "--pipeline-root", str(tmp_path / "none")])
     err = capsys.readouterr().err
     assert code == 2 and "no model evaluated in" in err
+
+
+def test_a_push_killed_mid_copy_leaves_no_version_and_the_next_push_cleans_up(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = tmp_path / "big_model"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    for i in range(800):  # enough files that the copy takes a while
+        (model / "variables" / f"shard-{i:05d}").write_bytes(b"x" * 4096)
+    base = tmp_path / "serving"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from mtrec.components.atomic_pusher import publish; "
+                               "publish(sys.argv[1], sys.argv[2])", str(model), str(base)])
+    deadline = time.monotonic() + 120
+    staging = []
+    while not staging and process.poll() is None and time.monotonic() < deadline:
+        staging = [n for n in os.listdir(base) if n.startswith(STAGING_PREFIX)] \
+            if base.is_dir() else []
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert staging, "the push finished before it could be killed"
+    assert published_versions(str(base)) == []  # only the staging folder, never a version
+    with pytest.raises(NoPushedModelError):
+        latest_version_dir(str(tmp_path), "serving")
+    path = publish(_model(tmp_path), str(base))
+    assert os.listdir(base) == [os.path.basename(path)]

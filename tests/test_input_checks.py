@@ -51,7 +51,7 @@ def test_mixed_encodings_name_row_and_column(capsys, tmp_path):
     (tmp_path / "r.csv").write_bytes(content)
     code, err = _run(capsys, tmp_path)
     assert code == 2
-    assert "r.csv:3: not valid utf-8" in err and ", column item_id;" in err
+    assert "r.csv:3: column item_id: not valid utf-8: invalid continuation byte at byte 5 " in err
     assert "re-encode the file" in err
 
 
