@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import math
 import os
 import pathlib
@@ -48,19 +49,23 @@ def _records(path: str) -> Iterator[Tuple[int, int, List[str]]]:
         raise InputError(f"{_row(path, last + 1, max(last + 1, reader.line_num))}: malformed "
                          f"CSV: {error}") from None
     except DatasetError as error:  # decoded_lines: not UTF-8
-        where, rest = str(error).split(": ", 1)
-        raise InputError(f"{where}{_bad_bytes_column(path, reader.line_num + 1)}: {rest}") from None
+        where, rest = str(error).split(": ", 1)  # "<path>:<line>", what went wrong
+        line_number = int(where.rsplit(":", 1)[1])
+        raise InputError(f"{where}{_bad_bytes_column(path, line_number)}: {rest}") from None
 
 
 def _bad_bytes_column(path: str, line_number: int) -> str:
     """': column NAME' for the field holding the undecodable bytes on that line."""
     with open(path, "rb") as handle:
-        lines = handle.read().split(b"\n")
-    header = next(csv.reader([lines[0].decode("utf-8", "replace")]), [])
-    row = next(csv.reader([lines[line_number - 1].decode("utf-8", "surrogateescape")]), [])
+        header_line = handle.readline()
+        bad_line = (header_line if line_number == 1
+                    else next(itertools.islice(handle, line_number - 2, None), b""))
+    header = next(csv.reader([header_line.decode("utf-8", "replace")]), [])
+    row = next(csv.reader([bad_line.decode("utf-8", "surrogateescape")]), [])
     for index, field in enumerate(row):
         if any("\udc80" <= char <= "\udcff" for char in field):
-            name = header[index].strip() if index < len(header) else f"#{index + 1}"
+            name = header[index].strip() if index < len(header) else ""
+            name = name if name and "\ufffd" not in name else f"#{index + 1}"
             return f": column {name}"
     return ""
 

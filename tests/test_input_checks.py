@@ -53,6 +53,9 @@ def test_mixed_encodings_name_row_and_column(capsys, tmp_path):
     assert code == 2
     assert "r.csv:3: column item_id: not valid utf-8: invalid continuation byte at byte 5 " in err
     assert "re-encode the file" in err
+    (tmp_path / "r.csv").write_bytes("user_id,item_id,rating,Über\n".encode("latin-1"))
+    code, err = _run(capsys, tmp_path)
+    assert code == 2 and "r.csv:1: column #4: not valid utf-8" in err
 
 
 def test_rating_range_is_configurable(capsys, tmp_path):
