@@ -376,6 +376,7 @@ def _export_embeddings(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    import logging
     import os
 
     from mtrec.pipeline.config import load_config
@@ -387,6 +388,8 @@ def _models(args: argparse.Namespace) -> int:
         config.pipeline_root = args.pipeline_root
     base = os.path.join(args.serving_dir or config.serving.serving_dir,
                         args.model_name or config.serving.model_name)
+    if not args.debug:  # TFMA's reader logs a deprecation warning per evaluation
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     records = list_models(config.metadata_path, base)
     if not records:
         raise UserError(f"no model evaluated in {config.metadata_path} and none pushed to {base}")

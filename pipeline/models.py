@@ -93,13 +93,16 @@ def list_models(metadata_path: Optional[str], serving_base: str) -> List[ModelRe
 
 
 def models_table(records: List[ModelRecord], serving_base: str, top_k_metric: str) -> Table:
-    """One row per model: versions, when evaluated, the gated metrics, blessing, serving."""
+    """One row per model: versions, when evaluated, the gated metrics, blessing, serving,
+    and the model's artifact (`Trainer/model/<execution id>` under the pipeline root; the
+    full URI of a model from another pipeline root)."""
     versions = published_versions(serving_base)
     serving = versions[-1] if versions else None
     table = Table(title=f"Models ({serving_base}; serving: {serving or 'nothing'})",
                   title_justify="left")
     for column in ("versions", "evaluated", top_k_metric, "rmse", "blessed", "status", "model"):
-        table.add_column(column, justify="right" if column in (top_k_metric, "rmse") else "left")
+        table.add_column(column, justify="right" if column in (top_k_metric, "rmse") else "left",
+                         overflow="fold")
     for record in records:
         status = ("serving" if serving in record.versions
                   else "pushed earlier" if record.versions else "not pushed")
@@ -107,5 +110,7 @@ def models_table(records: List[ModelRecord], serving_base: str, top_k_metric: st
         blessed = {None: "–", True: "yes", False: "no"}[record.blessed]
         table.add_row(", ".join(map(str, record.versions)) or "–",
                       f"{record.evaluated:%Y-%m-%d %H:%M:%S}" if record.evaluated else "–",
-                      number(top_k_metric), number("rmse"), blessed, status, record.model_uri)
+                      number(top_k_metric), number("rmse"), blessed, status,
+                      os.path.join(*record.model_uri.split(os.sep)[-3:]) if record.evaluated
+                      else record.model_uri)
     return table

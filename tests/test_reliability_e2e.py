@@ -192,18 +192,25 @@ def test_two_runs_with_the_same_seed_give_the_same_metrics(repeated, resumed):
            for name in GATED})
 
 
-def test_models_lists_versions_metrics_and_blessing(repeated, resumed, folder, capsys):
+def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, folder, capsys):
+    from mtrec.pipeline.models import list_models
+
     base = str(folder / "serving" / "recommender")
     first, second = published_versions(base)
+    records = list_models(_metadata(folder, "root"), base)
+    # Run 2's model (pushed), run 3's (not blessed), run 4's (another root: no metrics here).
+    assert [(r.versions, r.blessed) for r in records] == [([first], True), ([], False),
+                                                          ([second], True)]
+    for record, run in ((records[0], resumed), (records[1], worse)):
+        for name in GATED:
+            assert record.metrics[name] == pytest.approx(_metric(run.result, name))
+    assert records[1].gate_failures and records[2].metrics == {}
     assert cli.main(["models", "--pipeline-root", str(folder / "root"),
                      "--serving-dir", str(folder / "serving")]) == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("│")]
-    assert len(lines) == 3, out  # run 2 (pushed), run 3 (not blessed), run 4 (another root)
-    assert str(first) in lines[0] and "yes" in lines[0] and "pushed earlier" in lines[0]
-    assert f"{_metric(resumed.result, 'top_100_accuracy_seen_excluded'):.4f}" in lines[0]
-    assert "no" in lines[1] and "not pushed" in lines[1]
-    assert str(second) in lines[2] and "serving" in lines[2]
+    for text in (str(first), str(second), "serving", "pushed earlier", "not pushed",
+                 f"{_metric(resumed.result, 'top_100_accuracy_seen_excluded'):.4f}"):
+        assert text in out, out
 
 
 def test_rollback_serves_the_earlier_blessed_model_again(repeated, resumed, folder, capsys,
