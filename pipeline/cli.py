@@ -380,8 +380,9 @@ def _models(args: argparse.Namespace) -> int:
     import os
 
     from mtrec.pipeline.config import load_config
+    from rich.console import Console
+
     from mtrec.pipeline.models import list_models, models_table
-    from mtrec.pipeline.summary import console
 
     config = load_config(args.config)
     if args.pipeline_root:
@@ -393,7 +394,7 @@ def _models(args: argparse.Namespace) -> int:
     records = list_models(config.metadata_path, base)
     if not records:
         raise UserError(f"no model evaluated in {config.metadata_path} and none pushed to {base}")
-    console.print(models_table(records, base, config.gate.top_k_metric))
+    Console().print(models_table(records, base, config.gate.top_k_metric))  # width: $COLUMNS
     return 0
 
 

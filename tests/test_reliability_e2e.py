@@ -192,7 +192,8 @@ def test_two_runs_with_the_same_seed_give_the_same_metrics(repeated, resumed):
            for name in GATED})
 
 
-def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, folder, capsys):
+def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, folder, capsys,
+                                                    monkeypatch):
     from mtrec.pipeline.models import list_models
 
     base = str(folder / "serving" / "recommender")
@@ -205,6 +206,7 @@ def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, fo
         for name in GATED:
             assert record.metrics[name] == pytest.approx(_metric(run.result, name))
     assert records[1].gate_failures and records[2].metrics == {}
+    monkeypatch.setenv("COLUMNS", "250")  # one line per model
     assert cli.main(["models", "--pipeline-root", str(folder / "root"),
                      "--serving-dir", str(folder / "serving")]) == 0
     out = capsys.readouterr().out
