@@ -12,6 +12,12 @@ needs three policies, all computed in Beam so they scale out with the rest:
 - `last_n`: each user's `eval_per_user` newest interactions are eval, the rest
   train; users with no more than that many interactions stay wholly in train.
 
+Before splitting, duplicate (user, item) rows are reduced to one: the one with
+the latest timestamp (rows without a timestamp count as oldest; ties, and
+files with no timestamp column, keep the row whose serialized record sorts
+last, so the choice is the same on every run and runner). The number dropped
+is set on the Examples artifact as the custom property `duplicates_dropped`.
+
 The policy travels in ExampleGen's `custom_config` (a Struct packed in its
 Any), so it is part of the cache key and recorded in ML Metadata; the
 resolved policy, the time cutoff included, is also set on the Examples
@@ -43,7 +49,9 @@ from mtrec.pipeline.config import SPLIT_METHODS
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 SPLIT_PROPERTY = "split"  # custom property of the Examples artifact
+DUPLICATES_PROPERTY = "duplicates_dropped"  # custom property of the Examples artifact
 _CUTOFF_FILE = "split_cutoff.json"  # written by the Beam pipeline, read back by Do()
+_DUPLICATES_FILE = "duplicates_dropped.json"  # likewise
 _QUANTILES = 1000  # resolution of the computed time cutoff: 0.1% of the interactions
 
 
@@ -57,6 +65,7 @@ class SplitSpec:
     cutoff: Optional[int] = None  # time: unix seconds; None = the quantile of eval_fraction
     eval_per_user: int = 1  # last_n
     user_column: str = "user_id"
+    item_column: str = "item_id"
     timestamp_column: str = "timestamp"
 
     def __post_init__(self):
@@ -120,6 +129,49 @@ def _last_n_per_user(keyed: Tuple[Any, Iterable[tf.train.Example]], spec: SplitS
             EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT, example)
 
 
+def _latest(keyed: Tuple[Any, Iterable[tf.train.Example]], timestamp_column: str
+            ) -> Tuple[tf.train.Example, int]:
+    """The row kept for one (user, item) pair, and how many of its rows were dropped."""
+    _, examples = keyed
+    rows = list(examples)
+
+    def order(example: tf.train.Example):
+        timestamp = _single_value(example, timestamp_column)
+        return (timestamp is not None, timestamp if timestamp is not None else 0,
+                example.SerializeToString(deterministic=True))
+
+    return max(rows, key=order), len(rows) - 1
+
+
+def _pair_key(example: tf.train.Example, spec: SplitSpec) -> Tuple[Any, Any]:
+    """(user, item); a row lacking either keeps a key of its own (only an identical row
+    shares it), so it reaches the ExampleValidator, which reports the missing id."""
+    user = _single_value(example, spec.user_column)
+    item = _single_value(example, spec.item_column)
+    if user is None or item is None:
+        return ("no user or item", example.SerializeToString(deterministic=True))
+    return user, item
+
+
+@beam.ptransform_fn
+def DropDuplicates(examples: beam.PCollection, spec: SplitSpec, count_path: Optional[str]
+                   ) -> beam.PCollection:
+    """One row per (user, item): the latest by timestamp (see the module docstring).
+
+    Writes the number of rows dropped to `count_path` when given.
+    """
+    kept = (examples
+            | "KeyByPair" >> beam.Map(lambda e: (_pair_key(e, spec), e))
+            | "GroupByPair" >> beam.GroupByKey()
+            | "Latest" >> beam.Map(_latest, spec.timestamp_column))
+    if count_path:
+        _ = (kept
+             | "Dropped" >> beam.Map(lambda pair: pair[1])
+             | "Total" >> beam.CombineGlobally(sum)
+             | "RecordDropped" >> beam.Map(_write_json, count_path))
+    return kept | "Rows" >> beam.Map(lambda pair: pair[0])
+
+
 @beam.ptransform_fn
 def SplitInteractions(examples: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
                       ) -> Tuple[beam.PCollection, beam.PCollection]:
@@ -144,22 +196,23 @@ def SplitInteractions(examples: beam.PCollection, spec: SplitSpec, cutoff_path: 
                   | "CutoffAtFraction" >> beam.Map(
                       lambda q: q[min(len(q) - 1, round((1 - spec.eval_fraction) * (len(q) - 1)))]))
     if cutoff_path:
-        _ = cutoff | "RecordCutoff" >> beam.Map(_write_cutoff, cutoff_path)
+        _ = cutoff | "RecordCutoff" >> beam.Map(_write_json, cutoff_path)
     train, eval_ = examples | "TimeSplit" >> beam.Partition(
         lambda e, _, c: int(_required(e, spec.timestamp_column) >= c), 2,
         beam.pvalue.AsSingleton(cutoff))
     return train, eval_
 
 
-def _write_cutoff(cutoff: int, path: str) -> None:
+def _write_json(number: int, path: str) -> None:
     with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps(int(cutoff)))
+        handle.write(json.dumps(int(number)))
 
 
 class Executor(csv_executor.Executor):
     """Reads CSVs like CsvExampleGen and splits them by the SplitSpec in custom_config."""
 
     _cutoff_path: Optional[str] = None
+    _duplicates_path: Optional[str] = None
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
                                ) -> Dict[str, beam.PCollection]:
@@ -170,7 +223,8 @@ class Executor(csv_executor.Executor):
         spec = SplitSpec.from_exec_properties(exec_properties)
         examples = pipeline | "InputToRecord" >> self.GetInputSourceToExamplePTransform()(
             exec_properties, split.pattern)
-        train, eval_ = examples | "Split" >> SplitInteractions(spec, self._cutoff_path)
+        unique = examples | "DropDuplicates" >> DropDuplicates(spec, self._duplicates_path)
+        train, eval_ = unique | "Split" >> SplitInteractions(spec, self._cutoff_path)
         return {TRAIN_SPLIT: train, EVAL_SPLIT: eval_}
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
@@ -178,7 +232,10 @@ class Executor(csv_executor.Executor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         self._cutoff_path = os.path.join(examples.uri, _CUTOFF_FILE)
+        self._duplicates_path = os.path.join(examples.uri, _DUPLICATES_FILE)
         super().Do(input_dict, output_dict, exec_properties)
+        with tf.io.gfile.GFile(self._duplicates_path) as handle:
+            examples.set_int_custom_property(DUPLICATES_PROPERTY, json.load(handle))
         spec = SplitSpec.from_exec_properties(exec_properties)
         if spec.method == "time" and spec.cutoff is None:
             with tf.io.gfile.GFile(self._cutoff_path) as handle:

@@ -81,7 +81,8 @@ def parse_timestamp(value: str, where: str) -> int:
                            f"an ISO-8601 date") from None
 
 
-def decoded_lines(path: pathlib.Path, encoding: str) -> Iterator[str]:
+def decoded_lines(path: pathlib.Path, encoding: str,
+                  hint: str = "name the file's encoding") -> Iterator[str]:
     """The file's lines, decoded one by one so that a decoding error names its line.
 
     Line ends are kept, so a csv.reader over these lines still sees newlines
@@ -93,7 +94,7 @@ def decoded_lines(path: pathlib.Path, encoding: str) -> Iterator[str]:
                 yield raw.decode(encoding)
             except UnicodeDecodeError as error:
                 raise DatasetError(f"{path}:{line_number}: not valid {encoding}: {error.reason} "
-                                   f"at byte {error.start} (name the file's encoding)") from None
+                                   f"at byte {error.start} ({hint})") from None
 
 
 def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","

@@ -11,6 +11,8 @@
                               users most similar to a user
   mtrec export-embeddings -o DIR [--format csv|npy|parquet]
                               every user and item embedding with its id
+  mtrec models                pushed versions and evaluated models with metrics and blessing
+  mtrec rollback [--to V]     serve an earlier blessed version again
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
   mtrec bench quality         the models against baselines on MovieLens -> docs/benchmarks.md
@@ -67,6 +69,17 @@ def _parse_set(values: Sequence[str]) -> Dict[str, Any]:
     return overrides
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse reports anything else, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mtrec.data import movielens
 
@@ -115,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Loads the newest pushed version and prints the user's top-k items "
                     "(ScaNN index; items the user rated in training are excluded).")
     recommend.add_argument("--user", required=True, help="user id")
-    recommend.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    recommend.add_argument("-k", type=_positive_int, default=10, help="number of items (default 10)")
     recommend.add_argument("--include-seen", action="store_true",
                            help="do not exclude items the user rated in training")
     recommend.add_argument("--exact", action="store_true",
@@ -133,14 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
         "similar-items", help="items most similar to an item, from the latest pushed model",
         description="Ranks items by the cosine similarity of their embeddings to the item's.")
     similar.add_argument("--item", required=True, help="item id")
-    similar.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    similar.add_argument("-k", type=_positive_int, default=10, help="number of items (default 10)")
     _common_serving_args(similar)
 
     similar_users = commands.add_parser(
         "similar-users", help="users most similar to a user, from the latest pushed model",
         description="Ranks users by the cosine similarity of their embeddings to the user's.")
     similar_users.add_argument("--user", required=True, help="user id")
-    similar_users.add_argument("-k", type=int, default=10, help="number of users (default 10)")
+    similar_users.add_argument("-k", type=_positive_int, default=10, help="number of users (default 10)")
     _common_serving_args(similar_users)
 
     export = commands.add_parser(
@@ -151,6 +164,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file format (default csv)")
     export.add_argument("-o", "--output", required=True, help="folder to write the files to")
     _common_serving_args(export)
+
+    models = commands.add_parser(
+        "models", help="pushed versions and evaluated models, with metrics and blessing",
+        description="Lists every model the Evaluator judged (ML Metadata under the pipeline "
+                    "root) and every version in the serving folder: its gated metrics, whether "
+                    "it was blessed, and which version is served.")
+    models.add_argument("--pipeline-root", help="folder of artifacts and ML Metadata "
+                        "(default: pipeline_root of the config)")
+    _common_serving_args(models)
+
+    rollback = commands.add_parser(
+        "rollback", help="serve an earlier blessed version again",
+        description="Publishes a copy of an earlier version as the newest version (copy to a "
+                    "staging folder, then one rename), so every server that serves the newest "
+                    "version switches to it. Default: the newest version holding a different "
+                    "model than the one served now.")
+    rollback.add_argument("--to", type=int, metavar="VERSION",
+                          help="the version to serve again (see `mtrec models`)")
+    _common_serving_args(rollback)
 
     serve = commands.add_parser(
         "serve", help="HTTP server over the latest pushed model (TF Serving REST shape and more)",
@@ -252,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from mtrec.pipeline.config import load_config
-    from mtrec.pipeline.input_checks import check_inputs
+    from mtrec.pipeline.input_checks import check_inputs, check_output_dirs
 
     overrides = _parse_set(args.set)
     for flag, key in (("data_dir", "data.ratings_dir"), ("items_file", "data.items_file"),
@@ -264,6 +296,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     config.beam_args = list(config.beam_args) + list(args.beam_arg)
     check_inputs(config)  # before the slow TFX import, so mistakes are reported at once
+    check_output_dirs(config)
 
     from mtrec.pipeline import progress, summary
     from mtrec.pipeline.local_runner import run_local
@@ -275,6 +308,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with progress.live(handler):
             ran = run_local(config)
+    except UserFacingError:
+        raise  # a component found bad input (e.g. the ExampleValidator): one line, exit 2
     except Exception as error:
         failed = handler.current or "the pipeline"
         raise RuntimeError(f"{failed} failed: {error}") from error
@@ -365,6 +400,44 @@ def _export_embeddings(args: argparse.Namespace) -> int:
     written = export_embeddings(model, args.output, args.format)
     print(f"wrote {written['user']} user and {written['item']} item embeddings "
           f"({args.format}) from version {model.version} to {args.output}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    from mtrec.pipeline.config import load_config
+    from rich.console import Console
+
+    from mtrec.pipeline.models import list_models, models_table
+
+    config = load_config(args.config)
+    if args.pipeline_root:
+        config.pipeline_root = args.pipeline_root
+    base = os.path.join(args.serving_dir or config.serving.serving_dir,
+                        args.model_name or config.serving.model_name)
+    if not args.debug:  # TFMA's reader logs a deprecation warning per evaluation
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    records = list_models(config.metadata_path, base)
+    if not records:
+        raise UserError(f"no model evaluated in {config.metadata_path} and none pushed to {base}")
+    Console().print(models_table(records, base, config.gate.top_k_metric))  # width: $COLUMNS
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    import os
+
+    from mtrec.components.atomic_pusher import rollback
+    from mtrec.pipeline.config import load_config
+
+    config = load_config(args.config)
+    base = os.path.join(args.serving_dir or config.serving.serving_dir,
+                        args.model_name or config.serving.model_name)
+    previous, copied, path = rollback(base, args.to)
+    print(f"serving version {copied} again, as version {os.path.basename(path)} "
+          f"(was serving {previous}): {path}")
     return 0
 
 
@@ -506,7 +579,8 @@ def _download(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _run, "compile": _compile, "recommend": _recommend, "predict": _predict,
              "similar-items": _similar_items, "similar-users": _similar_users,
-             "export-embeddings": _export_embeddings, "serve": _serve, "bench": _bench,
+             "export-embeddings": _export_embeddings, "models": _models,
+             "rollback": _rollback, "serve": _serve, "bench": _bench,
              "data": _data}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import pathlib
 import typing
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -38,6 +39,8 @@ class DataConfig:
     file_pattern: str = "*.csv"
     items_file: str = str(SAMPLE_DIR / "items.csv")  # item_id,title[,...]; "" for none
     has_ratings: bool = True  # False for implicit-only data: retrieval only, no RMSE gate
+    rating_min: float = 0.5  # ratings outside [rating_min, rating_max] stop the run
+    rating_max: float = 5.0
     split: str = "random"  # random | time | last_n (components/split_example_gen.py)
     eval_fraction: float = 0.2  # random; time when split_cutoff is unset
     split_seed: int = 42  # random
@@ -142,6 +145,9 @@ class Config:
         d = self.data
         _check(d.split in SPLIT_METHODS, "data.split", f"must be one of {SPLIT_METHODS}, got {d.split!r}")
         _check(0 < d.eval_fraction < 1, "data.eval_fraction", f"must be in (0, 1), got {d.eval_fraction}")
+        _check(math.isfinite(d.rating_min) and math.isfinite(d.rating_max)
+               and d.rating_min < d.rating_max, "data.rating_min",
+               f"must be finite and below data.rating_max, got [{d.rating_min}, {d.rating_max}]")
         _check(d.eval_per_user >= 1, "data.eval_per_user", f"must be >= 1, got {d.eval_per_user}")
         try:
             d.split_cutoff_seconds()

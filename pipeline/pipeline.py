@@ -2,6 +2,9 @@
 
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
              \\-> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+
+Transform waits for the ExampleValidator, whose anomalies fail the run, so bad
+data never reaches training.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
+from mtrec.components.validation import Constraints, ValidatingExampleValidator
 from mtrec.components.split_example_gen import (EVAL_SPLIT, TRAIN_SPLIT, SplitSpec,
                                                  create_example_gen)
 from mtrec.pipeline.code_version import model_code_version
@@ -36,13 +40,17 @@ def create_pipeline(config: Config,
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
-    example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    example_validator = ValidatingExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        constraints=Constraints.for_data(config.data.ratings_dir, config.data.has_ratings,
+                                         config.data.rating_min, config.data.rating_max),
+    ).with_id("ExampleValidator")
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
         custom_config={**config.side_features(), "code_version": code_version})
+    transform.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],

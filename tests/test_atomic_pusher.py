@@ -101,3 +101,84 @@ def test_executor_refuses_an_inaccurate_index(tmp_path):
     assert pushed.get_int_custom_property("pushed") == 0
     assert "0.8000, below the required 0.9500" in pushed.get_string_custom_property("refused_reason")
     assert published_versions(str(tmp_path / "serving")) == []
+
+
+def test_rollback_serves_the_previous_model_again_as_the_newest_version(tmp_path):
+    from mtrec.components.atomic_pusher import read_push_info, rollback
+
+    base = str(tmp_path / "serving")
+    first = int(os.path.basename(publish(_model(tmp_path, "a"), base)))
+    second = int(os.path.basename(publish(_model(tmp_path, "b"), base)))
+    previous, copied, path = rollback(base)
+    assert (previous, copied) == (second, first)
+    assert published_versions(base) == [first, second, int(os.path.basename(path))]
+    assert latest_version_dir(str(tmp_path), "serving") == path
+    assert (tmp_path / "serving" / os.path.basename(path) / "saved_model.pb").read_bytes() == b"graph"
+    info = read_push_info(path)
+    assert info["source_model"] == str(tmp_path / "a")
+    assert info["copy_of"] == first and info["rolled_back_from"] == second
+    assert [name for name in os.listdir(base) if name.startswith(STAGING_PREFIX)] == []
+    # Rolling back again goes to the newest *different* model: b.
+    assert rollback(base)[1] == second
+
+
+def test_rollback_to_a_named_version_and_its_errors(tmp_path):
+    from mtrec.components.atomic_pusher import RollbackError, rollback
+
+    base = str(tmp_path / "serving")
+    with pytest.raises(RollbackError, match="no pushed version to roll back from"):
+        rollback(base)
+    first = int(os.path.basename(publish(_model(tmp_path, "a"), base)))
+    with pytest.raises(RollbackError, match="is the only model pushed"):
+        rollback(base)
+    second = int(os.path.basename(publish(_model(tmp_path, "b"), base)))
+    third = int(os.path.basename(publish(_model(tmp_path, "c"), base)))
+    with pytest.raises(RollbackError, match=f"version {third} is already the one served"):
+        rollback(base, third)
+    with pytest.raises(RollbackError, match="no version 12345"):
+        rollback(base, 12345)
+    assert rollback(base, first)[1] == first
+    assert published_versions(base)[:3] == [first, second, third]
+
+
+def test_rollback_cli_errors_are_one_line(capsys, tmp_path):
+    from mtrec.pipeline import cli
+
+    code = cli.main(["rollback", "--serving-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no pushed version to roll back from" in err and "Traceback" not in err
+    code = cli.main(["models", "--serving-dir", str(tmp_path),
+                     "--pipeline-root", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and "no model evaluated in" in err
+
+
+def test_a_push_killed_mid_copy_leaves_no_version_and_the_next_push_cleans_up(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model = tmp_path / "big_model"
+    (model / "variables").mkdir(parents=True)
+    (model / "saved_model.pb").write_bytes(b"graph")
+    for i in range(800):  # enough files that the copy takes a while
+        (model / "variables" / f"shard-{i:05d}").write_bytes(b"x" * 4096)
+    base = tmp_path / "serving"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from mtrec.components.atomic_pusher import publish; "
+                               "publish(sys.argv[1], sys.argv[2])", str(model), str(base)])
+    deadline = time.monotonic() + 120
+    staging = []
+    while not staging and process.poll() is None and time.monotonic() < deadline:
+        staging = [n for n in os.listdir(base) if n.startswith(STAGING_PREFIX)] \
+            if base.is_dir() else []
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert staging, "the push finished before it could be killed"
+    assert published_versions(str(base)) == []  # only the staging folder, never a version
+    with pytest.raises(NoPushedModelError):
+        latest_version_dir(str(tmp_path), "serving")
+    path = publish(_model(tmp_path), str(base))
+    assert os.listdir(base) == [os.path.basename(path)]

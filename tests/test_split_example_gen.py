@@ -17,7 +17,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
 from mtrec.components import split_example_gen
-from mtrec.components.split_example_gen import SplitInteractions, SplitSpec
+from mtrec.components.split_example_gen import DropDuplicates, SplitInteractions, SplitSpec
 from mtrec.data import movielens
 
 
@@ -126,3 +126,56 @@ def test_executor_time_split_on_movielens(shared_data, tmp_path):
     assert len(timestamps["train"]) + len(timestamps["eval"]) == 100_000
     assert min(timestamps["eval"]) >= cutoff > max(timestamps["train"])
     assert 0.19 < len(timestamps["eval"]) / 100_000 < 0.21
+    assert examples.get_int_custom_property("duplicates_dropped") == 0
+
+
+def _rating_example(user: bytes, item: bytes, rating: int, timestamp=None) -> tf.train.Example:
+    example = tf.train.Example()
+    feature = example.features.feature
+    feature["user_id"].bytes_list.value.append(user)
+    feature["item_id"].bytes_list.value.append(item)
+    feature["rating"].int64_list.value.append(rating)
+    if timestamp is not None:
+        feature["timestamp"].int64_list.value.append(timestamp)
+    return example
+
+
+def _user_item_rating(example: tf.train.Example) -> str:
+    feature = example.features.feature
+    return json.dumps([feature["user_id"].bytes_list.value[0].decode(),
+                       feature["item_id"].bytes_list.value[0].decode(),
+                       feature["rating"].int64_list.value[0]])
+
+
+def _deduplicate(examples):
+    """(user, item, rating) of the rows DropDuplicates keeps, and the count it recorded."""
+    with tempfile.TemporaryDirectory() as folder:
+        count = os.path.join(folder, "count.json")
+        with beam.Pipeline() as pipeline:
+            _ = (pipeline | beam.Create(examples) | DropDuplicates(SplitSpec(), count)
+                 | beam.Map(_user_item_rating)
+                 | beam.io.WriteToText(os.path.join(folder, "kept")))
+        kept = sorted(tuple(json.loads(line)) for path in glob.glob(f"{folder}/kept*")
+                      for line in open(path))
+        with open(count) as handle:
+            return kept, json.load(handle)
+
+
+def test_duplicate_pairs_keep_the_latest_by_timestamp():
+    kept, dropped = _deduplicate([
+        _rating_example(b"u1", b"i1", 2, timestamp=100),
+        _rating_example(b"u1", b"i1", 5, timestamp=300),  # the latest: kept
+        _rating_example(b"u1", b"i1", 3, timestamp=200),
+        _rating_example(b"u1", b"i1", 1),  # no timestamp counts as oldest
+        _rating_example(b"u1", b"i2", 4, timestamp=50),
+        _rating_example(b"u2", b"i1", 1, timestamp=10),
+    ])
+    assert kept == [("u1", "i1", 5), ("u1", "i2", 4), ("u2", "i1", 1)]
+    assert dropped == 3
+
+
+def test_duplicates_without_timestamps_keep_the_same_row_on_every_run():
+    rows = [_rating_example(b"u1", b"i1", r) for r in (3, 5, 1)]
+    first = _deduplicate(rows)
+    assert first == _deduplicate(list(reversed(rows)))
+    assert len(first[0]) == 1 and first[1] == 2
