@@ -1,8 +1,12 @@
 """Config loading: defaults, TOML, overrides and every validation error."""
 
+import pathlib
+
 import pytest
 
 from mtrec.pipeline.config import ConfigError, load_config
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_defaults_are_valid_and_point_at_the_sample():
@@ -137,3 +141,12 @@ def test_readme_lists_every_side_feature_option():
         [line] = [line for line in readme.splitlines() if line.startswith(f"| `model.{key}` |")]
         missing = [name for name in options if f'`"{name}"`' not in line]
         assert not missing, f"README's model.{key} row lacks {missing}"
+
+
+@pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_preset_loads_with_its_measured_gate(preset):
+    config = load_config(preset)
+    # Bounds from `mtrec bench quality` (docs/benchmarks.md): above most
+    # popular's top-100 and below the global mean's RMSE on both datasets.
+    assert 0.3 <= config.gate.min_top_k_accuracy < 1.0
+    assert config.gate.max_rmse < 1.0
