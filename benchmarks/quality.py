@@ -185,7 +185,7 @@ def pipeline_results(dataset: Dataset, data_dir: str, work_dir: str,
                      ) -> Tuple[List[ModelResult], Split]:
     """Runs the real pipeline once per weighting; returns its models and the split."""
     from mtrec.pipeline.local_runner import run_local
-    from mtrec.pipeline.results import read_run
+    from mtrec.pipeline.results import EXAMPLES, MODEL, read_run
 
     results, split = [], None
     default = load_config(REPO / dataset.preset).model.loss_weights()
@@ -201,10 +201,10 @@ def pipeline_results(dataset: Dataset, data_dir: str, work_dir: str,
         config, seconds = _timed(run_local, config)
         run = read_run(config.metadata_path)
         if split is None:
-            split = read_split(run.artifact_uris["CsvExampleGen.examples"])
+            split = read_split(run.artifact_uris[EXAMPLES])
         tfma_metrics = {row.name: row.value for row in run.metrics}
         ours = ranking.ranking_metrics(
-            exported_model_scorer(run.artifact_uris["Trainer.model"], split), split.train, split.held_out,
+            exported_model_scorer(run.artifact_uris[MODEL], split), split.train, split.held_out,
             len(split.user_ids), len(split.item_ids))
         for key in ("top_100_accuracy", "top_100_accuracy_seen_excluded"):
             if abs(ours[key] - tfma_metrics[key]) > TFMA_AGREEMENT:

@@ -360,9 +360,10 @@ def _tradeoff_section(metadata_path: str, result: RunResult, gate_metric: str) -
 def _model_path(result: RunResult) -> Optional[str]:
     """The run's exported model: the Trainer's output (pushed or not)."""
     import tensorflow as tf
+    from tfx.utils import path_utils
 
     uri = result.artifact_uris.get(results.MODEL)
-    serving = uri and os.path.join(uri, "Format-Serving")
+    serving = uri and path_utils.serving_model_path(uri)
     return serving if serving and tf.io.gfile.exists(serving) else None
 
 

@@ -22,6 +22,7 @@ from ml_metadata.proto import metadata_store_pb2
 from mtrec.components.split_example_gen import SPLIT_PROPERTY
 
 # Output artifacts by "<component>.<output key>" (RunResult.artifact_uris).
+EXAMPLES = "CsvExampleGen.examples"
 STATISTICS = "StatisticsGen.statistics"
 ANOMALIES = "ExampleValidator.anomalies"
 MODEL = "Trainer.model"

@@ -24,7 +24,7 @@ import pytest
 import tensorflow as tf
 
 from mtrec.benchmarks import baselines, quality, ranking
-from mtrec.pipeline import cli
+from mtrec.pipeline import cli, results
 from mtrec.pipeline.config import Config, load_config
 from mtrec.pipeline.local_runner import localize
 from mtrec.pipeline.results import RunResult, open_store, read_run
@@ -158,7 +158,7 @@ def test_first_model_is_blessed_and_pushed(first):
 def split(first, runs):
     """The first run's train/eval split, as the quality benchmark reads it."""
     if "split" not in runs:
-        runs["split"] = quality.read_split(first.result.artifact_uris["CsvExampleGen.examples"])
+        runs["split"] = quality.read_split(first.result.artifact_uris[results.EXAMPLES])
     return runs["split"]
 
 
@@ -174,7 +174,7 @@ def test_model_clearly_beats_most_popular_on_the_same_split(first, split):
 
 def test_benchmark_metrics_agree_with_the_evaluator_on_the_exported_model(first, split):
     """ranking.py (the quality benchmark's metrics) and TFMA measure the same model alike."""
-    scorer = quality.exported_model_scorer(first.result.artifact_uris["Trainer.model"], split)
+    scorer = quality.exported_model_scorer(first.result.artifact_uris[results.MODEL], split)
     ours = ranking.ranking_metrics(scorer, split.train, split.held_out, len(split.user_ids),
                                    len(split.item_ids))
     for name in ("top_10_accuracy", "top_10_accuracy_seen_excluded", "top_100_accuracy",
