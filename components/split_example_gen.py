@@ -112,35 +112,43 @@ def _required(example: tf.train.Example, name: str):
     return value
 
 
-def random_is_eval(example: tf.train.Example, seed: int, eval_fraction: float) -> bool:
+def _serialized(example: tf.train.Example) -> bytes:
+    """The record's deterministic bytes: what is hashed, compared and written."""
+    return example.SerializeToString(deterministic=True)
+
+
+def random_is_eval(record: bytes, seed: int, eval_fraction: float) -> bool:
     """sha256(seed, record) as a number in [0, 1) below eval_fraction."""
-    digest = hashlib.sha256(b"%d:" % seed + example.SerializeToString(deterministic=True))
+    digest = hashlib.sha256(b"%d:" % seed + record)
     return int.from_bytes(digest.digest()[:8], "big") / 2 ** 64 < eval_fraction
 
 
-def _last_n_per_user(keyed: Tuple[Any, Iterable[tf.train.Example]], spec: SplitSpec):
+def _required_in(record: bytes, name: str):
+    return _required(tf.train.Example.FromString(record), name)
+
+
+def _last_n_per_user(keyed: Tuple[Any, Iterable[bytes]], spec: SplitSpec):
     """Tags a user's newest `eval_per_user` interactions eval (ties broken by record bytes)."""
-    _, examples = keyed
-    ordered = sorted(examples, key=lambda e: (_required(e, spec.timestamp_column),
-                                              e.SerializeToString(deterministic=True)))
+    _, records = keyed
+    ordered = sorted(records, key=lambda r: (_required_in(r, spec.timestamp_column), r))
     held_out = spec.eval_per_user if len(ordered) > spec.eval_per_user else 0
-    for position, example in enumerate(ordered):
+    for position, record in enumerate(ordered):
         yield beam.pvalue.TaggedOutput(
-            EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT, example)
+            EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT, record)
 
 
-def _latest(keyed: Tuple[Any, Iterable[tf.train.Example]], timestamp_column: str
-            ) -> Tuple[tf.train.Example, int]:
-    """The row kept for one (user, item) pair, and how many of its rows were dropped."""
-    _, examples = keyed
-    rows = list(examples)
+def _latest(keyed: Tuple[Any, Iterable[bytes]], timestamp_column: str) -> Tuple[bytes, int]:
+    """The record kept for one (user, item) pair, and how many of its records were dropped."""
+    _, records = keyed
+    records = list(records)
+    if len(records) == 1:  # nearly every pair: no need to parse
+        return records[0], 0
 
-    def order(example: tf.train.Example):
-        timestamp = _single_value(example, timestamp_column)
-        return (timestamp is not None, timestamp if timestamp is not None else 0,
-                example.SerializeToString(deterministic=True))
+    def order(record: bytes):
+        timestamp = _single_value(tf.train.Example.FromString(record), timestamp_column)
+        return (timestamp is not None, timestamp if timestamp is not None else 0, record)
 
-    return max(rows, key=order), len(rows) - 1
+    return max(records, key=order), len(records) - 1
 
 
 def _pair_key(example: tf.train.Example, spec: SplitSpec) -> Tuple[Any, Any]:
@@ -149,19 +157,21 @@ def _pair_key(example: tf.train.Example, spec: SplitSpec) -> Tuple[Any, Any]:
     user = _single_value(example, spec.user_column)
     item = _single_value(example, spec.item_column)
     if user is None or item is None:
-        return ("no user or item", example.SerializeToString(deterministic=True))
+        return ("no user or item", _serialized(example))
     return user, item
 
 
 @beam.ptransform_fn
 def DropDuplicates(examples: beam.PCollection, spec: SplitSpec, count_path: Optional[str]
                    ) -> beam.PCollection:
-    """One row per (user, item): the latest by timestamp (see the module docstring).
+    """tf.train.Examples in, one serialized record per (user, item) out: the latest by
+    timestamp (see the module docstring). Writes the number dropped to `count_path`.
 
-    Writes the number of rows dropped to `count_path` when given.
+    Records travel as bytes from here on: Beam moves bytes far faster than
+    pickled protos, and the random split hashes exactly these bytes.
     """
     kept = (examples
-            | "KeyByPair" >> beam.Map(lambda e: (_pair_key(e, spec), e))
+            | "KeyByPair" >> beam.Map(lambda e: (_pair_key(e, spec), _serialized(e)))
             | "GroupByPair" >> beam.GroupByKey()
             | "Latest" >> beam.Map(_latest, spec.timestamp_column))
     if count_path:
@@ -173,32 +183,32 @@ def DropDuplicates(examples: beam.PCollection, spec: SplitSpec, count_path: Opti
 
 
 @beam.ptransform_fn
-def SplitInteractions(examples: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
+def SplitInteractions(records: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
                       ) -> Tuple[beam.PCollection, beam.PCollection]:
-    """(train, eval) PCollections of tf.train.Example by `spec`."""
+    """(train, eval) PCollections of serialized tf.train.Examples by `spec`."""
     if spec.method == "random":
-        train, eval_ = examples | "RandomSplit" >> beam.Partition(
-            lambda e, _: int(random_is_eval(e, spec.seed, spec.eval_fraction)), 2)
+        train, eval_ = records | "RandomSplit" >> beam.Partition(
+            lambda r, _: int(random_is_eval(r, spec.seed, spec.eval_fraction)), 2)
         return train, eval_
     if spec.method == "last_n":
-        tagged = (examples
-                  | "KeyByUser" >> beam.Map(lambda e: (_required(e, spec.user_column), e))
+        tagged = (records
+                  | "KeyByUser" >> beam.Map(lambda r: (_required_in(r, spec.user_column), r))
                   | "GroupByUser" >> beam.GroupByKey()
                   | "NewestPerUser" >> beam.FlatMap(_last_n_per_user, spec).with_outputs(
                       TRAIN_SPLIT, EVAL_SPLIT))
         return tagged[TRAIN_SPLIT], tagged[EVAL_SPLIT]
     if spec.cutoff is not None:
-        cutoff = examples.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
+        cutoff = records.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
     else:
-        cutoff = (examples
-                  | "Timestamps" >> beam.Map(lambda e: _required(e, spec.timestamp_column))
+        cutoff = (records
+                  | "Timestamps" >> beam.Map(_required_in, spec.timestamp_column)
                   | "Quantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES)
                   | "CutoffAtFraction" >> beam.Map(
                       lambda q: q[min(len(q) - 1, round((1 - spec.eval_fraction) * (len(q) - 1)))]))
     if cutoff_path:
         _ = cutoff | "RecordCutoff" >> beam.Map(_write_json, cutoff_path)
-    train, eval_ = examples | "TimeSplit" >> beam.Partition(
-        lambda e, _, c: int(_required(e, spec.timestamp_column) >= c), 2,
+    train, eval_ = records | "TimeSplit" >> beam.Partition(
+        lambda r, _, c: int(_required_in(r, spec.timestamp_column) >= c), 2,
         beam.pvalue.AsSingleton(cutoff))
     return train, eval_
 

@@ -33,8 +33,8 @@ INTERACTIONS = [_example(user, item, 1000 * user + 7 * item)
                 for user in range(50) for item in range(user % 7 + 1)]
 
 
-def _key(example: tf.train.Example) -> str:
-    feature = example.features.feature
+def _key(record: bytes) -> str:
+    feature = tf.train.Example.FromString(record).features.feature
     values = [getattr(feature[f], feature[f].WhichOneof("kind")).value[0]
               for f in ("user_id", "item_id", "timestamp")]
     return json.dumps([values[0], values[1].decode(), values[2]])
@@ -44,7 +44,8 @@ def _split(spec: SplitSpec, examples=INTERACTIONS):
     """(train, eval) lists of (user, item, timestamp), from a real Beam pipeline."""
     with tempfile.TemporaryDirectory() as folder:
         with beam.Pipeline() as pipeline:
-            train, eval_ = (pipeline | beam.Create(examples) | SplitInteractions(spec, None))
+            records = [e.SerializeToString(deterministic=True) for e in examples]
+            train, eval_ = (pipeline | beam.Create(records) | SplitInteractions(spec, None))
             for name, collection in (("train", train), ("eval", eval_)):
                 _ = (collection | f"Key{name}" >> beam.Map(_key)
                      | f"Write{name}" >> beam.io.WriteToText(os.path.join(folder, name)))
@@ -140,8 +141,8 @@ def _rating_example(user: bytes, item: bytes, rating: int, timestamp=None) -> tf
     return example
 
 
-def _user_item_rating(example: tf.train.Example) -> str:
-    feature = example.features.feature
+def _user_item_rating(record: bytes) -> str:
+    feature = tf.train.Example.FromString(record).features.feature
     return json.dumps([feature["user_id"].bytes_list.value[0].decode(),
                        feature["item_id"].bytes_list.value[0].decode(),
                        feature["rating"].int64_list.value[0]])
