@@ -49,7 +49,11 @@ def create_pipeline(config: Config,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
-        custom_config={**config.side_features(), "code_version": code_version})
+        custom_config={**config.side_features(), "code_version": code_version},
+        # StatisticsGen has already described the input and nothing reads
+        # Transform's own pre/post-transform statistics: computing them again
+        # was a third of Transform's time (docs/benchmarks.md, Scale).
+        disable_statistics=True)
     transform.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
