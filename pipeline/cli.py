@@ -16,6 +16,8 @@
   mtrec serve                 HTTP server over the latest pushed model
   mtrec bench serving         index and HTTP benchmark -> docs/benchmarks.md
   mtrec bench quality         the models against baselines on MovieLens -> docs/benchmarks.md
+  mtrec bench scale           the whole pipeline at 100k, 1M and 10M synthetic ratings
+  mtrec bench overhead        the pipeline against a plain TFRS script on ML-100K
   mtrec data download NAME    download, verify and unpack a MovieLens dataset from GroupLens
   mtrec data prepare DATASET  convert MovieLens, Amazon reviews or any CSV into canonical CSVs
   mtrec runs | show RUN | report RUN -o F | init | config show
@@ -234,6 +236,40 @@ def build_parser() -> argparse.ArgumentParser:
                                     "mtrec_output/bench-quality); reused runs are cached")
     quality_bench.add_argument("--output", default="docs/benchmarks.md",
                                help="markdown file to write the table to; the plots go beside it")
+    scale_bench = bench_commands.add_parser(
+        "scale", help="the whole pipeline's time and memory at growing synthetic sizes",
+        description="For each size, generates synthetic ratings (data/synthetic.py; kept in the "
+                    "work folder), runs the whole pipeline from scratch with the gate open, and "
+                    "records each component's time and peak memory. The table is rewritten "
+                    "after every size. 10M ratings take over half an hour on 2 cores.")
+    scale_bench.add_argument("--sizes", default="100000,1000000,10000000",
+                             help="numbers of ratings, comma-separated (default "
+                                  "100000,1000000,10000000)")
+    scale_bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="a config override for every run, e.g. model.epochs=2 "
+                                  "(repeatable)")
+    scale_bench.add_argument("--time-limit-minutes", type=float, default=120,
+                             help="stop a size's run after this long and record it as stopped "
+                                  "(default 120)")
+    scale_bench.add_argument("--work-dir", default="mtrec_output/bench-scale",
+                             help="generated data and pipeline roots (default "
+                                  "mtrec_output/bench-scale)")
+    scale_bench.add_argument("--output", default="docs/benchmarks.md",
+                             help="markdown file to write the tables to")
+    overhead_bench = bench_commands.add_parser(
+        "overhead", help="the pipeline's wall time against a plain TFRS script, and a cached re-run",
+        description="On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same "
+                    "command again (every component cached), and a plain script that fits and "
+                    "evaluates the TFRS multitask tutorial's joint model, each timed as a "
+                    "command from start to exit. About 10 minutes on 2 cores.")
+    overhead_bench.add_argument("--shared-data", default="../shared/data",
+                                help="folder holding ml-100k/ as GroupLens ships it (default "
+                                     "../shared/data)")
+    overhead_bench.add_argument("--work-dir", default="mtrec_output/bench-overhead",
+                                help="prepared data and pipeline root (default "
+                                     "mtrec_output/bench-overhead)")
+    overhead_bench.add_argument("--output", default="docs/benchmarks.md",
+                                help="markdown file to write the table to")
 
     data = commands.add_parser("data", help="download and prepare datasets",
                                description="Dataset download and preparation commands.")
@@ -460,7 +496,52 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    return {"serving": _bench_serving, "quality": _bench_quality}[args.bench_command](args)
+    return {"serving": _bench_serving, "quality": _bench_quality, "scale": _bench_scale,
+            "overhead": _bench_overhead}[args.bench_command](args)
+
+
+def _parse_sizes(text: str) -> List[int]:
+    try:
+        sizes = [int(size) for size in text.split(",") if size.strip()]
+    except ValueError as error:
+        raise UserError(f"--sizes takes whole numbers of ratings, e.g. 100000,1000000 ({error})"
+                        ) from error
+    if not sizes or not all(1_000 <= size <= 100_000_000 for size in sizes):
+        raise UserError(f"--sizes: {text!r}: each size must be in 1000..100000000 ratings")
+    return sizes
+
+
+def _bench_scale(args: argparse.Namespace) -> int:
+    from mtrec.pipeline.config import load_config
+
+    sizes = _parse_sizes(args.sizes)
+    if not 1 <= args.time_limit_minutes <= 24 * 60:
+        raise UserError(f"--time-limit-minutes must be in 1..1440, got {args.time_limit_minutes:g}")
+    load_config(None, _parse_set(args.set))  # a bad key or value is reported now, not per run
+    overrides = dict(item.split("=", 1) for item in args.set)
+
+    from mtrec.benchmarks import scale
+
+    text = scale.run(sizes, args.work_dir, args.output, overrides, args.time_limit_minutes * 60, progress=lambda line: print(line, flush=True))
+    print(text)
+    print(f"written to {args.output}")
+    return 0
+
+
+def _bench_overhead(args: argparse.Namespace) -> int:
+    import os
+
+    folder = os.path.join(args.shared_data, "ml-100k")
+    if not os.path.isfile(os.path.join(folder, "u.data")):
+        raise UserError(f"{os.path.join(folder, 'u.data')}: not found (--shared-data); "
+                        "`mtrec data download movielens-100k` fetches it")
+    from mtrec.benchmarks import overhead
+
+    text = overhead.run(folder, args.work_dir, args.output,
+                        progress=lambda line: print(line, flush=True))
+    print(text)
+    print(f"written to {args.output}")
+    return 0
 
 
 def _parse_weights(text: str) -> List[tuple]:

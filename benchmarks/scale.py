@@ -1,0 +1,176 @@
+"""`mtrec bench scale`: the whole pipeline at growing synthetic sizes.
+
+For each size, the synthetic generator (`data/synthetic.py`) writes the
+ratings once (kept in the work folder for later runs), then a fresh
+`mtrec run` (nothing cached) trains, evaluates and pushes a model on them
+while `pipeline_timing` records each component's time and peak memory. The
+table shows the time per million ratings, so anything that grows faster than
+the data shows up as a rising column.
+
+The gate is opened (`gate.min_top_k_accuracy=0`, `gate.max_rmse=5`) so every
+run goes through the Pusher and its index build: this measures cost, not
+quality. The model settings are the defaults unless `--set` says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+from typing import Callable, Dict, List, Optional, Sequence
+
+from mtrec.benchmarks import pipeline_timing, report
+from mtrec.data import synthetic
+
+GiB = 1024 ** 3
+OPEN_GATE = {"gate.min_top_k_accuracy": "0", "gate.max_rmse": "5"}
+
+
+@dataclasses.dataclass
+class SizeResult:
+    """One size's run."""
+
+    spec: synthetic.ScaledSpec
+    run: pipeline_timing.TimedRun
+    metrics: Dict[str, float]
+
+
+def prepare_data(spec: synthetic.ScaledSpec, data_dir: str, progress: Callable) -> str:
+    """Writes the size's CSVs unless the same spec already wrote them; returns the ratings folder."""
+    marker = os.path.join(data_dir, "spec.json")
+    wanted = json.dumps(dataclasses.asdict(spec), sort_keys=True)
+    ratings_dir = os.path.join(data_dir, "ratings")
+    if os.path.exists(marker) and open(marker, encoding="utf-8").read() == wanted:
+        return ratings_dir
+    progress(f"{spec.num_ratings:,} ratings: generating {spec.num_users:,} users x "
+             f"{spec.num_items:,} items into {data_dir}")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    synthetic.write(spec, data_dir)
+    with open(marker, "w", encoding="utf-8") as handle:
+        handle.write(wanted)
+    return ratings_dir
+
+
+def _run_metrics(pipeline_root: str) -> Dict[str, float]:
+    from mtrec.pipeline.results import read_run
+
+    run = read_run(os.path.join(pipeline_root, "metadata.sqlite"))
+    return {row.name: row.value for row in run.metrics}
+
+
+def run_size(num_ratings: int, work_dir: str, overrides: Dict[str, str],
+             time_limit_seconds: float, progress: Callable) -> SizeResult:
+    """Generates (or reuses) the data and runs the pipeline on it from scratch."""
+    spec = synthetic.ScaledSpec(num_ratings)
+    folder = os.path.join(work_dir, f"{num_ratings}")
+    ratings_dir = prepare_data(spec, os.path.join(folder, "data"), progress)
+    pipeline_root = os.path.join(folder, "pipeline")
+    serving_dir = os.path.join(folder, "serving")
+    for stale in (pipeline_root, serving_dir):
+        shutil.rmtree(stale, ignore_errors=True)  # a fresh run: nothing cached
+    settings = {**OPEN_GATE, **overrides}
+    args = ["--data-dir", ratings_dir, "--items-file", os.path.join(folder, "data", "items.csv"),
+            "--pipeline-root", pipeline_root, "--serving-dir", serving_dir]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={value}"]
+    progress(f"{num_ratings:,} ratings: mtrec run {' '.join(args)}")
+    timed = pipeline_timing.timed_run(pipeline_timing.mtrec_run(args), time_limit_seconds,
+                                      echo=lambda line: progress(f"  {line}"))
+    metrics = _run_metrics(pipeline_root) if timed.exit_code == 0 else {}
+    return SizeResult(spec, timed, metrics)
+
+
+def _status(result: SizeResult) -> str:
+    if result.run.exit_code is None:
+        return f"stopped at the time limit ({result.run.wall_seconds / 60:.0f} min)"
+    return "pushed" if result.run.exit_code == 0 else f"failed (exit {result.run.exit_code})"
+
+
+def summary_table(results: Sequence[SizeResult]) -> str:
+    """One row per size: totals, and time per million ratings."""
+    rows = ["| ratings | users | items | wall s | s per 1M ratings | peak memory GiB | "
+            "top-100, seen excl. | RMSE | outcome |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for result in results:
+        spec, run = result.spec, result.run
+        per_million = run.wall_seconds / (spec.num_ratings / 1e6)
+        top_k = result.metrics.get("top_100_accuracy_seen_excluded")
+        rmse = result.metrics.get("rmse")
+        rows.append(
+            f"| {spec.num_ratings:,} | {spec.num_users:,} | {spec.num_items:,} | "
+            f"{run.wall_seconds:,.0f} | {per_million:,.0f} | {run.peak_bytes / GiB:.2f} | "
+            f"{'–' if top_k is None else f'{top_k:.3f}'} | "
+            f"{'–' if rmse is None else f'{rmse:.3f}'} | {_status(result)} |")
+    return "\n".join(rows)
+
+
+def component_table(results: Sequence[SizeResult]) -> str:
+    """Seconds, seconds per million ratings and peak GiB per component and size."""
+    names: List[str] = []
+    for result in results:
+        names += [name for name in result.run.component_seconds if name not in names]
+    header = "| component | " + " | ".join(
+        f"{r.spec.num_ratings:,}: s | s/1M | peak GiB" for r in results) + " |"
+    rows = [header, "| --- |" + " ---: | ---: | ---: |" * len(results)]
+    for name in names + [pipeline_timing.BETWEEN]:
+        cells = []
+        for result in results:
+            seconds = result.run.component_seconds.get(name)
+            peak = result.run.component_peak_bytes.get(name)
+            millions = result.spec.num_ratings / 1e6
+            cells.append(" | ".join([
+                "–" if seconds is None else f"{seconds:,.1f}",
+                "–" if seconds is None else f"{seconds / millions:,.1f}",
+                "–" if peak is None else f"{peak / GiB:.2f}"]))
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def growth_line(results: Sequence[SizeResult]) -> str:
+    """The per-million cost at the largest size against the smallest size of at least 1M."""
+    complete = [r for r in results if r.run.exit_code == 0]
+    base = [r for r in complete if r.spec.num_ratings >= 1_000_000]
+    if len(base) < 2:
+        return "Growth: fewer than two completed sizes of 1M ratings or more; no ratio."
+    low, high = base[0], base[-1]
+
+    def per_million(result: SizeResult) -> float:
+        return result.run.wall_seconds / (result.spec.num_ratings / 1e6)
+
+    return (f"Growth: {per_million(high):,.0f} s per 1M ratings at "
+            f"{high.spec.num_ratings:,} against {per_million(low):,.0f} s at "
+            f"{low.spec.num_ratings:,}: {per_million(high) / per_million(low):.2f}× "
+            "(goal ≤ 1.5×).")
+
+
+def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
+    settings = ", ".join(f"`{k}={v}`" for k, v in {**OPEN_GATE, **overrides}.items())
+    return (
+        "## Scale (`mtrec bench scale`)\n\n"
+        f"Run on {datetime.date.today()} on {report.machine()}. Synthetic ratings from "
+        "`data/synthetic.py` (power-law item popularity, ~50 ratings per user, ~100 per "
+        "item); every size is a fresh `mtrec run` (nothing cached) with the default "
+        f"configuration and {settings}. Peak memory is the resident set of the run and "
+        "its Beam workers together, sampled 4× a second. Goals (issue 6): 10M ratings in "
+        "≤ 30 min; per-million cost at 10M within 1.5× of 1M.\n\n"
+        + summary_table(results) + "\n\n" + growth_line(results) + "\n\n"
+        "Each component's seconds, seconds per million ratings and peak memory:\n\n"
+        + component_table(results) + "\n")
+
+
+def run(sizes: Sequence[int], work_dir: str, output: str, overrides: Dict[str, str],
+        time_limit_seconds: float, progress: Callable = print) -> str:
+    """Runs every size, rewriting the section after each so a long run keeps what it measured."""
+    results: List[SizeResult] = []
+    text = ""
+    for size in sizes:
+        results.append(run_size(size, work_dir, overrides, time_limit_seconds, progress))
+        text = section(results, overrides)
+        report.write_section(output, text)
+        if results[-1].run.exit_code not in (0, None):
+            progress("\n".join(results[-1].run.output_tail))
+            raise RuntimeError(f"{size:,} ratings: the pipeline {_status(results[-1])}; "
+                               "its last output is above")
+    return text

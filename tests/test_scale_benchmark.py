@@ -1,0 +1,132 @@
+"""The scale and overhead benchmarks' parts: the synthetic generator, the
+measurement of a child process, the tables, the plain TFRS script and the
+command-line checks. The benchmarks themselves are commands, not tests."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from mtrec.benchmarks import pipeline_timing, scale, tfrs_script
+from mtrec.data import synthetic
+from mtrec.pipeline import cli
+
+
+def test_synthetic_ratings_are_exact_unique_and_power_law():
+    spec = synthetic.ScaledSpec(50_000)
+    drawn = synthetic.generate(spec)
+    assert drawn.user.size == 50_000
+    assert np.unique(drawn.user * spec.num_items + drawn.item).size == 50_000
+    assert (spec.num_users, spec.num_items) == (1_000, 500)
+    assert set(np.unique(drawn.rating)) <= {1, 2, 3, 4, 5}
+    counts = np.sort(np.bincount(drawn.item, minlength=spec.num_items))[::-1]
+    assert counts[0] > 10 * counts[spec.num_items // 2]  # a long tail
+    again = synthetic.generate(spec)
+    assert np.array_equal(again.item, drawn.item) and np.array_equal(again.rating, drawn.rating)
+
+
+def test_synthetic_write_leaves_complete_csvs(tmp_path):
+    ratings_dir = synthetic.write(synthetic.ScaledSpec(2_000), str(tmp_path))
+    lines = (tmp_path / "ratings" / "ratings.csv").read_text().splitlines()
+    assert ratings_dir == str(tmp_path / "ratings")
+    assert lines[0] == "user_id,item_id,rating,timestamp" and len(lines) == 2_001
+    assert len((tmp_path / "items.csv").read_text().splitlines()) == 101
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_synthetic_refuses_absurd_sizes():
+    with pytest.raises(ValueError, match="num_ratings must be in"):
+        synthetic.generate(synthetic.ScaledSpec(10))
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    print("[ 0.0s] ▶ Loader", flush=True)
+    block = bytearray(200 * 1024 * 1024)  # touched, so it is resident
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(1.0)
+    print("[ 1.2s] ✓ Loader (1.2s)", flush=True)
+    del block
+    print("[ 1.2s] ▶ Sleeper", flush=True)
+    time.sleep(float(sys.argv[1]))
+    print("[ 9.9s] ✓ Sleeper (0.5s)", flush=True)
+""")
+
+
+def test_timed_run_charges_time_and_memory_to_the_running_component(tmp_path):
+    child = tmp_path / "child.py"
+    child.write_text(_CHILD)
+    lines = []
+    timed = pipeline_timing.timed_run([sys.executable, str(child), "0.5"], 60, lines.append)
+    assert timed.exit_code == 0
+    assert timed.component_seconds == {"Loader": 1.2, "Sleeper": 0.5}
+    assert timed.component_peak_bytes["Loader"] > 200 * 1024 * 1024
+    assert timed.component_peak_bytes["Sleeper"] < timed.component_peak_bytes["Loader"]
+    assert timed.peak_bytes == timed.component_peak_bytes["Loader"]
+    assert lines[0] == "[ 0.0s] ▶ Loader" and timed.wall_seconds >= 1.5
+
+
+def test_timed_run_stops_a_run_at_the_time_limit(tmp_path):
+    child = tmp_path / "child.py"
+    child.write_text(_CHILD)
+    timed = pipeline_timing.timed_run([sys.executable, str(child), "600"], 3, lambda line: None)
+    assert timed.exit_code is None and timed.wall_seconds < 30
+    assert "Sleeper" not in timed.component_seconds
+
+
+def _result(size, wall, components, exit_code=0):
+    run = pipeline_timing.TimedRun(wall, exit_code, components,
+                                   {name: 2 * 1024 ** 3 for name in components}, 2 * 1024 ** 3, [])
+    return scale.SizeResult(synthetic.ScaledSpec(size), run, {"rmse": 0.9})
+
+
+def test_scale_tables_show_cost_per_million_and_growth():
+    results = [_result(1_000_000, 600, {"Trainer": 300.0}),
+               _result(10_000_000, 9_000, {"Trainer": 4_000.0, "Evaluator": 2_000.0})]
+    summary = scale.summary_table(results)
+    assert "| 10,000,000 | 200,000 | 100,000 | 9,000 | 900 | 2.00 | – | 0.900 | pushed |" in summary
+    components = scale.component_table(results)
+    assert "| Trainer | 300.0 | 300.0 | 2.00 | 4,000.0 | 400.0 | 2.00 |" in components
+    assert "| Evaluator | – | – | – | 2,000.0 | 200.0 | 2.00 |" in components
+    assert "1.50× (goal ≤ 1.5×)" in scale.growth_line(results)
+
+
+def test_scale_marks_a_run_stopped_at_the_limit():
+    results = [_result(1_000_000, 600, {}), _result(10_000_000, 7_200, {}, exit_code=None)]
+    assert "stopped at the time limit (120 min)" in scale.summary_table(results)
+    assert "fewer than two completed sizes" in scale.growth_line(results)
+
+
+def test_plain_tfrs_script_fits_and_evaluates(shared_data, tmp_path):
+    """The overhead benchmark's baseline, on the first 5,000 ML-100K rows."""
+    rows = (shared_data / "ml-100k" / "u.data").read_text().splitlines()[:5_000]
+    (tmp_path / "u.data").write_text("\n".join(rows) + "\n")
+    finished = subprocess.run([sys.executable, "-m", "mtrec.benchmarks.tfrs_script",
+                               str(tmp_path / "u.data")], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert result["train_rows"] + result["held_out_rows"] == 5_000
+    assert 0.15 < result["held_out_rows"] / 5_000 < 0.25
+    assert 0 < result["top_100_accuracy"] <= 1 and 0.5 < result["rmse"] < 3
+
+
+def test_plain_tfrs_script_indexes_ids_unseen_in_training_past_the_vocabulary():
+    vocabulary = np.array(["a", "c", "e"])
+    assert tfrs_script.vocabulary_index(np.array(["c", "a", "b", "z", "e"]), vocabulary
+                                        ).tolist() == [1, 0, 3, 3, 2]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["bench", "scale", "--sizes", "10"], "each size must be in 1000..100000000"),
+    (["bench", "scale", "--sizes", "1e6"], "--sizes takes whole numbers"),
+    (["bench", "scale", "--time-limit-minutes", "0"], "--time-limit-minutes must be in"),
+    (["bench", "scale", "--set", "model.epochs=-1"], "model.epochs"),
+    (["bench", "overhead", "--shared-data", "/nonexistent"], "u.data: not found"),
+])
+def test_bench_command_errors(capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
