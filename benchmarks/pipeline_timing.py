@@ -24,7 +24,7 @@ import psutil
 _STARTED = re.compile(r"▶ (?P<name>\S+)$")
 _FINISHED = re.compile(r"✓ (?P<name>\S+) \((?P<seconds>[0-9.]+)s\)$")
 _SAMPLE_SECONDS = 0.25
-BETWEEN = "(between components)"
+BETWEEN = "outside the components (imports, input checks, summary)"
 
 
 @dataclasses.dataclass

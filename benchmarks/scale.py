@@ -118,6 +118,8 @@ def component_table(results: Sequence[SizeResult]) -> str:
         cells = []
         for result in results:
             seconds = result.run.component_seconds.get(name)
+            if name == pipeline_timing.BETWEEN:  # imports, input checks, the summary
+                seconds = result.run.wall_seconds - sum(result.run.component_seconds.values())
             peak = result.run.component_peak_bytes.get(name)
             millions = result.spec.num_ratings / 1e6
             cells.append(" | ".join([

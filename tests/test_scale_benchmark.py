@@ -92,6 +92,8 @@ def test_scale_tables_show_cost_per_million_and_growth():
     components = scale.component_table(results)
     assert "| Trainer | 300.0 | 300.0 | 2.00 | 4,000.0 | 400.0 | 2.00 |" in components
     assert "| Evaluator | – | – | – | 2,000.0 | 200.0 | 2.00 |" in components
+    assert "| outside the components (imports, input checks, summary) | 300.0 | 300.0 | – | " \
+           "3,000.0 | 300.0 | – |" in components
     assert "1.50× (goal ≤ 1.5×)" in scale.growth_line(results)
 
 
