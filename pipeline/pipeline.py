@@ -52,7 +52,7 @@ def create_pipeline(config: Config,
         custom_config={**config.side_features(), "code_version": code_version},
         # StatisticsGen has already described the input and nothing reads
         # Transform's own pre/post-transform statistics: computing them again
-        # was a third of Transform's time (docs/benchmarks.md, Scale).
+        # took 43% of its time (330 s -> 188 s at 1M ratings, docs/benchmarks.md).
         disable_statistics=True)
     transform.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
