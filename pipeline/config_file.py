@@ -43,7 +43,7 @@ DESCRIPTIONS: Dict[str, str] = {
     "model.epochs": "training epochs (0 trains nothing: useful to test the gate)",
     "model.batch_size": "batch size, also the number of in-batch negatives",
     "model.learning_rate": "Adagrad learning rate",
-    "model.l2_regularization": "L2 on the embeddings",
+    "model.l2_regularization": "L2 on the embedding rows each batch uses",
     "model.temperature": "softmax temperature of the retrieval task",
     "model.sampling_correction": "logQ correction of in-batch negatives",
     "model.seed": "random seed (initialisation, shuffling)",
@@ -52,6 +52,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "gate.top_k_metric": "the top-K metric the gate uses, e.g. top_10_accuracy_seen_excluded",
     "gate.min_top_k_accuracy": "its lower bound",
     "gate.max_top_k_accuracy_drop": "allowed drop against the last blessed model",
+    "gate.top_k_max_users": "top-K is measured on a fixed hash sample of at most this many "
+                            "users (all users when fewer): its cost is users x items",
     "gate.max_rmse": "upper bound on RMSE",
     "gate.max_rmse_increase": "allowed rise against the last blessed model",
     "serving.serving_dir": "where blessed models are pushed",

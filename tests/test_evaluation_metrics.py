@@ -74,3 +74,13 @@ def test_metrics_deserialize_from_an_eval_config():
     metric = metric_specs.metric_instance(config)
     assert isinstance(metric, TopKAccuracy)
     assert metric.name == "top_5_accuracy_seen_excluded"
+
+
+def test_top_k_accuracy_skips_interactions_outside_the_ranked_sample():
+    combiner = TopKAccuracy(k=10, seen_excluded=False).computations(model_names=[""])[0].combiner
+    accumulator = combiner.create_accumulator()
+    for rank in (0, -1, 50, -1):  # -1: the user is not in the ranked sample
+        element = metric_types.StandardMetricInputs(
+            labels={}, predictions={features.RANK_OUTPUT: np.array([rank])}, example_weights=None)
+        accumulator = combiner.add_input(accumulator, element)
+    assert list(combiner.extract_output(accumulator).values()) == [pytest.approx(0.5)]

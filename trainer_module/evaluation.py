@@ -10,6 +10,10 @@ Metrics (DESIGN.md §5), computed by TFMA from the `evaluate` signature:
                                  (the TFRS FactorizedTopK definition)
   top_K_accuracy_seen_excluded   the same with the user's training items removed
                                  from the ranking first
+
+Both top-K metrics rank the held-out interactions of a fixed hash sample of
+at most `gate.top_k_max_users` users (all of them when there are fewer, as on
+MovieLens); the rest carry rank -1 and drop out of the mean.
   rmse                           sqrt(mean((rating - predicted_rating)^2)) over
                                  held-out interactions that have a rating
 """
@@ -91,7 +95,9 @@ class _HitAtKCombiner(_MeanCombiner):
         self._k = k
 
     def value(self, element):
-        return (self._output(element, "predictions") < self._k).astype(np.float64)
+        ranks = self._output(element, "predictions")
+        # A negative rank: the user is outside the ranked sample (export.NOT_RANKED).
+        return np.where(ranks < 0, np.nan, (ranks < self._k).astype(np.float64))
 
 
 class _SquaredErrorCombiner(_MeanCombiner):

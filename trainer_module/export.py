@@ -65,14 +65,32 @@ def vocabulary_lookup(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
         default_value=len(vocabulary))
 
 
+RANK_HASH_BUCKETS = 1 << 20
+NOT_RANKED = -1  # the rank `evaluate` returns for an interaction outside the sample
+
+
+def ranked_user_buckets(num_users: int, max_users: int) -> int:
+    """How many of RANK_HASH_BUCKETS the sampled users' ids hash into."""
+    return min(RANK_HASH_BUCKETS, -(-RANK_HASH_BUCKETS * max_users // max(num_users, 1)))
+
+
+def ranked_users(user_ids: tf.Tensor, buckets: int) -> tf.Tensor:
+    """True for the users whose held-out interactions are ranked: a fixed hash
+    of the id, so the same users on every run, runner and model version."""
+    return tf.strings.to_hash_bucket_fast(user_ids, RANK_HASH_BUCKETS) < buckets
+
+
 class RecommenderModule(tf.Module):
     """Everything serving needs, as one trackable object."""
 
     def __init__(self, model: MultiTaskRecommender, user_vocabulary: Sequence[str],
                  item_vocabulary: Sequence[str], seen_items: tf.RaggedTensor,
                  item_titles: Mapping[str, str], item_counts: np.ndarray, max_k: int,
-                 raw_feature_spec: Mapping[str, tf.io.FixedLenFeature]):
-        """`item_counts` [num_items]: training interactions per item (popularity)."""
+                 raw_feature_spec: Mapping[str, tf.io.FixedLenFeature],
+                 top_k_max_users: int):
+        """`item_counts` [num_items]: training interactions per item (popularity);
+        `evaluate` ranks the interactions of a hash sample of at most
+        `top_k_max_users` users (see `ranked_users`)."""
         super().__init__(name="recommender")
         num_items = len(item_vocabulary)
         self.model = model
@@ -103,6 +121,7 @@ class RecommenderModule(tf.Module):
             list(slices.user_activity_buckets(user_ratings)), tf.string)
         self.item_popularity = tf.constant(
             list(slices.item_popularity_buckets(item_counts)), tf.string)
+        self.ranked_user_buckets = ranked_user_buckets(len(user_vocabulary), top_k_max_users)
         self._eval_feature_spec = {
             name: raw_feature_spec[name]
             for name in (features.USER_ID, features.ITEM_ID)}
@@ -241,8 +260,13 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def evaluate(self, examples):
         parsed = tf.io.parse_example(examples, self._eval_feature_spec)
-        user_index = self.user_lookup.lookup(ids_as_strings(parsed[features.USER_ID]))
-        item_index = self.item_lookup.lookup(ids_as_strings(parsed[features.ITEM_ID]))
+        user_ids = ids_as_strings(parsed[features.USER_ID])
+        all_users = self.user_lookup.lookup(user_ids)
+        all_items = self.item_lookup.lookup(ids_as_strings(parsed[features.ITEM_ID]))
+        # Only the sampled users' interactions are scored against the corpus.
+        rows = tf.where(ranked_users(user_ids, self.ranked_user_buckets))
+        user_index = tf.gather_nd(all_users, rows)
+        item_index = tf.gather_nd(all_items, rows)
         num_items = tf.shape(self.candidates, out_type=tf.int64)[0]
         user_vectors = self.model.user_tower(user_index)
         scores = tf.matmul(user_vectors, self.candidates, transpose_b=True)
@@ -254,10 +278,13 @@ class RecommenderModule(tf.Module):
         rank = tf.reduce_sum(tf.cast(above, tf.int64), axis=1)
         rank_unseen = tf.reduce_sum(
             tf.cast(above & ~self._seen_mask(user_index), tf.int64), axis=1)
+        not_ranked = tf.fill(tf.shape(all_users), tf.constant(NOT_RANKED, tf.int64))
         return {
-            "rank": tf.where(in_corpus, rank, num_items),
-            "rank_seen_excluded": tf.where(in_corpus, rank_unseen, num_items),
-            "predicted_rating": self.model.predict_rating(user_index, item_index),
+            "rank": tf.tensor_scatter_nd_update(
+                not_ranked, rows, tf.where(in_corpus, rank, num_items)),
+            "rank_seen_excluded": tf.tensor_scatter_nd_update(
+                not_ranked, rows, tf.where(in_corpus, rank_unseen, num_items)),
+            "predicted_rating": self.model.predict_rating(all_users, all_items),
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

@@ -48,6 +48,7 @@ class TrainingSettings:
     sampling_correction: bool
     rating_hidden_units: Tuple[int, ...]
     max_k: int
+    top_k_max_users: int  # the Evaluator ranks a hash sample of at most this many users
     seed: int
     items_file: str  # "" for none
     item_features: Tuple[str, ...]  # item tower side features (features.ITEM_SIDE_FEATURES)
@@ -201,7 +202,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         seen_items=_seen_items(train[features.USER_INDEX], train[features.ITEM_INDEX],
                                len(user_vocabulary)),
         item_titles=_read_titles(settings.items_file), item_counts=item_counts,
-        max_k=settings.max_k,
+        max_k=settings.max_k, top_k_max_users=settings.top_k_max_users,
         raw_feature_spec=tf_transform_output.raw_feature_spec())
     sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
     index_quality = export.measure_index_quality(module, list(sample))
