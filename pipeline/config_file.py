@@ -43,7 +43,7 @@ DESCRIPTIONS: Dict[str, str] = {
     "model.epochs": "training epochs (0 trains nothing: useful to test the gate)",
     "model.batch_size": "batch size, also the number of in-batch negatives",
     "model.learning_rate": "Adagrad learning rate",
-    "model.l2_regularization": "L2 on the embedding rows each batch uses",
+    "model.l2_regularization": "L2 on the embeddings",
     "model.temperature": "softmax temperature of the retrieval task",
     "model.sampling_correction": "logQ correction of in-batch negatives",
     "model.seed": "random seed (initialisation, shuffling)",
