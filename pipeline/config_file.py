@@ -35,7 +35,7 @@ DESCRIPTIONS: Dict[str, str] = {
     "data.eval_per_user": "last_n: each user's newest N interactions held out",
     "data.rating_min": "lowest valid rating; a rating below it stops the run before any component",
     "data.rating_max": "highest valid rating; a rating above it stops the run before any component",
-    "model.objective": "loss-weight preset: joint (1, 0.3) | retrieval (1, 0) | rating (0, 1)",
+    "model.objective": "loss-weight preset: joint (1, 0.1) | retrieval (1, 0) | rating (0, 1)",
     "model.retrieval_weight": "overrides the preset's retrieval loss weight",
     "model.rating_weight": "overrides the preset's rating loss weight",
     "model.embedding_dim": "size of the user and item embeddings",

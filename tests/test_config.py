@@ -12,8 +12,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 def test_defaults_are_valid_and_point_at_the_sample():
     config = load_config()
     assert config.data.ratings_dir.endswith("data/sample/ratings")
-    assert config.model.loss_weights() == (1.0, 0.3)
-    assert config.trainer_settings()["rating_weight"] == 0.3
+    assert config.model.loss_weights() == (1.0, 0.1)
+    assert config.trainer_settings()["rating_weight"] == 0.1
 
 
 def test_toml_then_overrides(tmp_path):
@@ -27,7 +27,7 @@ def test_toml_then_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("objective,weights", [
-    ("joint", (1.0, 0.3)), ("retrieval", (1.0, 0.0)), ("rating", (0.0, 1.0))])
+    ("joint", (1.0, 0.1)), ("retrieval", (1.0, 0.0)), ("rating", (0.0, 1.0))])
 def test_objective_presets(objective, weights):
     assert load_config(overrides={"model.objective": objective}).model.loss_weights() == weights
 
