@@ -6,13 +6,15 @@ included, one after another on the same machine:
 1. `mtrec run` of configs/movielens-100k.toml into an empty pipeline root:
    validation, vocabularies, training, TFMA evaluation, the gate, the ScaNN
    index and the push;
-2. the same command again: every component's inputs are unchanged, so TFX
-   takes each output from its cache;
-3. `python -m mtrec.benchmarks.tfrs_script`: a plain script that reads the
+2. the same command again: every component's inputs are unchanged except the
+   Evaluator's, whose baseline is now the model the first run blessed, so
+   only the Evaluator runs (and the Pusher, which finds the model pushed);
+3. the same command a third time: every output comes from TFX's cache;
+4. `python -m mtrec.benchmarks.tfrs_script`: a plain script that reads the
    same ratings, fits the TFRS multitask tutorial's joint model and evaluates
    it (top-100 accuracy and RMSE), with none of the above.
 
-Goals (issue 6): fresh run / plain script ≤ 1.2; cached re-run ≤ 15 s.
+Goals (issue 6): fresh run / plain script ≤ 1.2; cached re-run ≤ 15 s (the third run).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def _metrics(pipeline_root: str) -> Dict[str, float]:
     return {row.name: row.value for row in run.metrics}
 
 
-def section(fresh: pipeline_timing.TimedRun, cached: pipeline_timing.TimedRun, plain: Dict,
-            pipeline_metrics: Dict[str, float]) -> str:
+def section(fresh: pipeline_timing.TimedRun, second: pipeline_timing.TimedRun,
+            cached: pipeline_timing.TimedRun, plain: Dict, pipeline_metrics: Dict[str, float]) -> str:
     ratio = fresh.wall_seconds / plain["seconds"]
     top_k = pipeline_metrics.get("top_100_accuracy")
     rows = [
@@ -73,18 +75,19 @@ def section(fresh: pipeline_timing.TimedRun, cached: pipeline_timing.TimedRun, p
         f"{plain['top_100_accuracy']:.3f} | {plain['rmse']:.3f} |",
         f"| `mtrec run`, fresh (10 epochs, batch 1024) | {fresh.wall_seconds:.1f} | {ratio:.2f} | "
         f"{'–' if top_k is None else f'{top_k:.3f}'} | {pipeline_metrics.get('rmse', float('nan')):.3f} |",
-        f"| `mtrec run` again, cached | {cached.wall_seconds:.1f} | "
+        f"| `mtrec run` again: the Evaluator re-runs against the newly blessed baseline | "
+        f"{second.wall_seconds:.1f} | {second.wall_seconds / plain['seconds']:.2f} | – | – |",
+        f"| `mtrec run` a third time, all cached | {cached.wall_seconds:.1f} | "
         f"{cached.wall_seconds / plain['seconds']:.2f} | – | – |",
     ]
-    components = ["| component | fresh s | cached s |", "| --- | ---: | ---: |"]
-    for name, seconds in fresh.component_seconds.items():
-        again = cached.component_seconds.get(name)
-        components.append(f"| {name} | {seconds:.1f} | "
-                          f"{'–' if again is None else f'{again:.1f}'} |")
-    accounted = sum(fresh.component_seconds.values())
-    components.append(f"| outside the components (imports, input checks, summary) | "
-                      f"{fresh.wall_seconds - accounted:.1f} | "
-                      f"{cached.wall_seconds - sum(cached.component_seconds.values()):.1f} |")
+    runs = (fresh, second, cached)
+    components = ["| component | fresh s | second s | third s |", "| --- | ---: | ---: | ---: |"]
+    for name in fresh.component_seconds:
+        cells = [run.component_seconds.get(name) for run in runs]
+        components.append(f"| {name} | " + " | ".join(
+            "–" if seconds is None else f"{seconds:.1f}" for seconds in cells) + " |")
+    components.append(f"| {pipeline_timing.BETWEEN} | " + " | ".join(
+        f"{run.wall_seconds - sum(run.component_seconds.values()):.1f}" for run in runs) + " |")
     return (
         "## Overhead (`mtrec bench overhead`)\n\n"
         f"Run on {datetime.date.today()} on {report.machine()}. MovieLens 100K; each command "
@@ -94,8 +97,8 @@ def section(fresh: pipeline_timing.TimedRun, cached: pipeline_timing.TimedRun, p
         "model; the pipeline runs the ML-100K preset. Goals (issue 6): fresh run ≤ 1.2× the "
         "plain script; cached re-run ≤ 15 s.\n\n" + "\n".join(rows) + "\n\n"
         f"Fresh run against the plain script: **{ratio:.2f}×** (goal ≤ 1.2); cached re-run "
-        f"**{cached.wall_seconds:.1f} s** (goal ≤ 15 s). Where the fresh and cached runs spend "
-        "their time:\n\n" + "\n".join(components) + "\n")
+        f"**{cached.wall_seconds:.1f} s** (goal ≤ 15 s). Where each run spends its time:\n\n"
+        + "\n".join(components) + "\n")
 
 
 def run(ml_100k: str, work_dir: str, output: str, progress: Callable = print) -> str:
@@ -116,8 +119,9 @@ def run(ml_100k: str, work_dir: str, output: str, progress: Callable = print) ->
             "--pipeline-root", pipeline_root, "--serving-dir", serving_dir]
     fresh = _pipeline(args, "fresh run", progress)
     fresh_metrics = _metrics(pipeline_root)
-    cached = _pipeline(args, "cached re-run", progress)
+    second = _pipeline(args, "second run", progress)
+    cached = _pipeline(args, "third run", progress)
     plain = _plain_script(os.path.join(ml_100k, "u.data"), progress)
-    text = section(fresh, cached, plain, fresh_metrics)
+    text = section(fresh, second, cached, plain, fresh_metrics)
     report.write_section(output, text)
     return text
