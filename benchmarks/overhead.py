@@ -57,13 +57,6 @@ def _pipeline(args: List[str], label: str, progress: Callable) -> pipeline_timin
     return timed
 
 
-def _metrics(pipeline_root: str) -> Dict[str, float]:
-    from mtrec.pipeline.results import read_run
-
-    run = read_run(os.path.join(pipeline_root, "metadata.sqlite"))
-    return {row.name: row.value for row in run.metrics}
-
-
 def section(fresh: pipeline_timing.TimedRun, second: pipeline_timing.TimedRun,
             cached: pipeline_timing.TimedRun, plain: Dict, pipeline_metrics: Dict[str, float]) -> str:
     ratio = fresh.wall_seconds / plain["seconds"]
@@ -118,7 +111,7 @@ def run(ml_100k: str, work_dir: str, output: str, progress: Callable = print) ->
             "--items-file", os.path.join(data_dir, "items.csv"),
             "--pipeline-root", pipeline_root, "--serving-dir", serving_dir]
     fresh = _pipeline(args, "fresh run", progress)
-    fresh_metrics = _metrics(pipeline_root)
+    fresh_metrics = pipeline_timing.run_metrics(pipeline_root)
     second = _pipeline(args, "second run", progress)
     cached = _pipeline(args, "third run", progress)
     plain = _plain_script(os.path.join(ml_100k, "u.data"), progress)

@@ -39,6 +39,14 @@ class TimedRun:
     output_tail: List[str]
 
 
+def run_metrics(pipeline_root: str) -> Dict[str, float]:
+    """The Evaluator's metrics of the newest run under `pipeline_root`."""
+    from mtrec.pipeline.results import read_run
+
+    run = read_run(os.path.join(pipeline_root, "metadata.sqlite"))
+    return {row.name: row.value for row in run.metrics}
+
+
 def mtrec_command() -> List[str]:
     """The CLI of the running interpreter's environment."""
     return [sys.executable, "-m", "mtrec.pipeline.cli"]

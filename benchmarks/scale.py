@@ -53,13 +53,6 @@ def prepare_data(spec: synthetic.ScaledSpec, data_dir: str, progress: Callable) 
     return ratings_dir
 
 
-def _run_metrics(pipeline_root: str) -> Dict[str, float]:
-    from mtrec.pipeline.results import read_run
-
-    run = read_run(os.path.join(pipeline_root, "metadata.sqlite"))
-    return {row.name: row.value for row in run.metrics}
-
-
 def run_size(num_ratings: int, work_dir: str, overrides: Dict[str, str],
              time_limit_seconds: float, progress: Callable) -> SizeResult:
     """Generates (or reuses) the data and runs the pipeline on it from scratch."""
@@ -78,7 +71,7 @@ def run_size(num_ratings: int, work_dir: str, overrides: Dict[str, str],
     progress(f"{num_ratings:,} ratings: mtrec run {' '.join(args)}")
     timed = pipeline_timing.timed_run(pipeline_timing.mtrec_run(args), time_limit_seconds,
                                       echo=lambda line: progress(f"  {line}"))
-    metrics = _run_metrics(pipeline_root) if timed.exit_code == 0 else {}
+    metrics = pipeline_timing.run_metrics(pipeline_root) if timed.exit_code == 0 else {}
     return SizeResult(spec, timed, metrics)
 
 
