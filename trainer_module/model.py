@@ -26,7 +26,7 @@ import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
 from mtrec.trainer_module.feature_tables import FeatureTable
-from mtrec.trainer_module.towers import IdTower
+from mtrec.trainer_module.towers import IdTower, RowL2Embedding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,6 @@ class RatingHead(tf.keras.Model):
         super().__init__(name=name)
         # The per-id biases take the towers' L2: unregularised, they fit each
         # training rating and RMSE rises after a few epochs (docs/benchmarks.md).
-        regularizer = tf.keras.regularizers.l2(l2_regularization) if l2_regularization > 0 else None
         self.mlp = tf.keras.Sequential(
             [tf.keras.layers.Dense(units, activation="relu") for units in hidden_units]
             + [tf.keras.layers.Dense(1)], name="mlp")
@@ -64,12 +63,10 @@ class RatingHead(tf.keras.Model):
         # and Keras refuses to list the variables of an unbuilt Sequential.
         self.mlp.build((None, 2 * embedding_dim))
         oov = features.NUM_OOV_BUCKETS
-        self.user_bias = tf.keras.layers.Embedding(num_users + oov, 1, embeddings_initializer="zeros",
-                                                   embeddings_regularizer=regularizer,
-                                                   name="user_bias")
-        self.item_bias = tf.keras.layers.Embedding(num_items + oov, 1, embeddings_initializer="zeros",
-                                                   embeddings_regularizer=regularizer,
-                                                   name="item_bias")
+        self.user_bias = RowL2Embedding(num_users + oov, 1, l2_regularization,
+                                        embeddings_initializer="zeros", name="user_bias")
+        self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization,
+                                        embeddings_initializer="zeros", name="item_bias")
         self.global_bias = tf.Variable(mean_rating, dtype=tf.float32, name="global_bias")
 
     def call(self, user_embeddings, item_embeddings, user_indices, item_indices) -> tf.Tensor:
