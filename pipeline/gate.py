@@ -1,24 +1,24 @@
 """The gate: the TFMA EvalConfig the Evaluator blesses models with.
 
 Every top-K accuracy (K = 1, 5, 10, 50, 100, both definitions) and RMSE are
-computed; the gate sits on the configured top-K metric and on RMSE, each with
-an absolute bound and a bound on the change against the baseline (the last
-blessed model). TFMA skips change thresholds when there is no baseline yet. Metrics are
-also computed per user-activity and item-popularity bucket (see
-trainer_module/slices.py); thresholds apply to the overall slice only.
+computed, by one metric class (trainer_module/evaluation.py); the gate sits on
+the configured top-K metric and on RMSE, each with an absolute bound and a
+bound on the change against the baseline (the last blessed model). TFMA skips
+change thresholds when there is no baseline yet. Metrics are also computed per
+user-activity and item-popularity bucket (see trainer_module/slices.py);
+thresholds apply to the overall slice only.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
 from mtrec.pipeline.config import GateConfig
 from mtrec.trainer_module.slices import SLICE_FEATURES
-from mtrec.trainer_module.features import (RATING, RATING_OUTPUT, RMSE_METRIC, TOP_K_VALUES,
-                                           top_k_metric_name)
+from mtrec.trainer_module.features import RATING, RATING_OUTPUT, RMSE_METRIC
 
 METRICS_MODULE = "mtrec.trainer_module.evaluation"
 EVAL_SIGNATURE = "evaluate"
@@ -40,23 +40,45 @@ def _rmse_threshold(gate: GateConfig) -> tfma.MetricThreshold:
             absolute={"value": gate.max_rmse_increase}))
 
 
-def _gate_overall(metric: tfma.MetricConfig, threshold: tfma.MetricThreshold) -> None:
-    """Gates `metric` on the overall slice only.
+def _gate_overall(spec: tfma.MetricsSpec, metric_name: str,
+                  threshold: tfma.MetricThreshold) -> None:
+    """Gates `metric_name` on the overall slice only.
 
-    `MetricConfig.threshold` would apply to every slice, so a bucket with few
-    examples (cold-start users score 0) would refuse every model.
+    Keyed by metric name because one metric class computes them all
+    (trainer_module/evaluation.py); `MetricsSpec.thresholds` would apply to
+    every slice, so a bucket with few examples (cold-start users score 0) would
+    refuse every model.
     """
-    metric.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+    spec.per_slice_thresholds[metric_name].thresholds.add(
+        slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
 
 
-def metric_threshold(metric: tfma.MetricConfig) -> Optional[tfma.MetricThreshold]:
-    """The threshold the gate puts on `metric` (overall slice), None if it is not gated."""
-    if metric.HasField("threshold"):  # configs written before slicing
-        return metric.threshold
-    for per_slice in metric.per_slice_thresholds:
+def _overall(per_slice_thresholds) -> Optional[tfma.MetricThreshold]:
+    for per_slice in per_slice_thresholds:
         if any(spec == tfma.SlicingSpec() for spec in per_slice.slicing_specs):
             return per_slice.threshold
     return None
+
+
+def gate_thresholds(eval_config: tfma.EvalConfig) -> Dict[str, tfma.MetricThreshold]:
+    """metric name -> the threshold the gate puts on it (overall slice).
+
+    Also reads the eval configs of earlier versions, which put a threshold on
+    each metric's own MetricConfig (one class per metric).
+    """
+    thresholds = {}
+    for spec in eval_config.metrics_specs:
+        for name, per_slice in spec.per_slice_thresholds.items():
+            threshold = _overall(per_slice.thresholds)
+            if threshold is not None:
+                thresholds[name] = threshold
+        for metric in spec.metrics:
+            name = json.loads(metric.config or "{}").get("name", metric.class_name)
+            threshold = (metric.threshold if metric.HasField("threshold")
+                         else _overall(metric.per_slice_thresholds))
+            if threshold is not None:
+                thresholds[name] = threshold
+    return thresholds
 
 
 def build_eval_config(gate: GateConfig, has_ratings: bool, gate_top_k: bool = True,
@@ -66,27 +88,20 @@ def build_eval_config(gate: GateConfig, has_ratings: bool, gate_top_k: bool = Tr
     A task trained with weight 0 is reported but not gated (`gate_top_k`,
     `gate_rmse`): an untrained head would otherwise fail its bound every run.
     """
-    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
-    for k in TOP_K_VALUES:
-        for seen_excluded in (False, True):
-            name = top_k_metric_name(k, seen_excluded)
-            metric = tfma.MetricConfig(
-                class_name="TopKAccuracy", module=METRICS_MODULE,
-                config=json.dumps({"k": k, "seen_excluded": seen_excluded, "name": name}))
-            if gate_top_k and name == gate.top_k_metric:
-                _gate_overall(metric, _top_k_threshold(gate))
-            metrics.append(metric)
+    spec = tfma.MetricsSpec(metrics=[
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="RecommenderMetrics", module=METRICS_MODULE,
+                          config=json.dumps({"rmse": has_ratings}))])
+    if gate_top_k:
+        _gate_overall(spec, gate.top_k_metric, _top_k_threshold(gate))
     label_keys = {}
     if has_ratings:
-        rmse = tfma.MetricConfig(class_name="RootMeanSquaredError", module=METRICS_MODULE,
-                                 config=json.dumps({"name": RMSE_METRIC}))
         if gate_rmse:
-            _gate_overall(rmse, _rmse_threshold(gate))
-        metrics.append(rmse)
+            _gate_overall(spec, RMSE_METRIC, _rmse_threshold(gate))
         label_keys = {RATING_OUTPUT: RATING}
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_keys=label_keys)],
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        metrics_specs=[spec],
         # Overall (what the thresholds gate), then by the training-data buckets
         # the model's `transformed_features` signature labels each example with.
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[name])

@@ -123,18 +123,12 @@ def _thresholds(evaluation_uri: str) -> Dict[str, str]:
     """metric name -> threshold text, from the eval config the Evaluator saved."""
     import tensorflow_model_analysis as tfma
 
-    from mtrec.pipeline.gate import metric_threshold
+    from mtrec.pipeline.gate import gate_thresholds
 
     with open(os.path.join(evaluation_uri, "eval_config.json")) as handle:
         eval_config = json_format.ParseDict(json.load(handle)["evalConfig"], tfma.EvalConfig())
-    thresholds = {}
-    for spec in eval_config.metrics_specs:
-        for metric in spec.metrics:
-            threshold = metric_threshold(metric)
-            if threshold is not None:
-                name = json.loads(metric.config or "{}").get("name", metric.class_name)
-                thresholds[name] = _threshold_text(threshold)
-    return thresholds
+    return {name: _threshold_text(threshold)
+            for name, threshold in gate_thresholds(eval_config).items()}
 
 
 def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:

@@ -1,4 +1,4 @@
-"""The TFMA custom metrics: top-K accuracy from ranks, RMSE from ratings."""
+"""The TFMA custom metric: every top-K accuracy from ranks and RMSE from ratings."""
 
 import json
 import math
@@ -8,8 +8,13 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 
+from tensorflow_model_analysis.evaluators import metrics_validator
+from tensorflow_model_analysis.utils import config_util
+
+from mtrec.pipeline.config import load_config
+from mtrec.pipeline.gate import build_eval_config
 from mtrec.trainer_module import features
-from mtrec.trainer_module.evaluation import RootMeanSquaredError, TopKAccuracy
+from mtrec.trainer_module.evaluation import RecommenderMetrics
 
 RANKS = [0, 3, 9, 10, 150]
 RANKS_SEEN_EXCLUDED = [0, 1, 2, 4, 99]
@@ -33,54 +38,127 @@ def _inputs(model_names):
     return elements
 
 
-def _evaluate(metric, model_names):
+def _evaluate(model_names, rmse=True, elements=None):
+    """(model name, metric name) -> value, through the combiner as TFMA drives it."""
+    metric = RecommenderMetrics(rmse=rmse)
     results = {}
     for computation in metric.computations(model_names=model_names or [""]):
         combiner = computation.combiner
         accumulator = combiner.create_accumulator()
-        for element in _inputs(model_names):
+        for element in elements or _inputs(model_names):
             accumulator = combiner.add_input(accumulator, element)
         accumulator = combiner.merge_accumulators([accumulator, combiner.create_accumulator()])
-        results.update(combiner.extract_output(accumulator))
+        output = combiner.extract_output(accumulator)
+        assert set(output) == set(computation.keys)
+        results.update(output)
     return {(key.model_name, key.name): value for key, value in results.items()}
 
 
 @pytest.mark.parametrize("model_names", [[], ["candidate", "baseline"]])
 def test_top_k_accuracy_both_definitions(model_names):
-    names = model_names or [""]
-    tfrs_10 = _evaluate(TopKAccuracy(k=10, seen_excluded=False), model_names)
-    unseen_10 = _evaluate(TopKAccuracy(k=10, seen_excluded=True), model_names)
-    unseen_100 = _evaluate(TopKAccuracy(k=100, seen_excluded=True), model_names)
-    for name in names:
-        assert tfrs_10[(name, "top_10_accuracy")] == pytest.approx(3 / 5)  # ranks 0, 3, 9
-        assert unseen_10[(name, "top_10_accuracy_seen_excluded")] == pytest.approx(4 / 5)
-        assert unseen_100[(name, "top_100_accuracy_seen_excluded")] == pytest.approx(1.0)
+    result = _evaluate(model_names)
+    for name in model_names or [""]:
+        assert result[(name, "top_10_accuracy")] == pytest.approx(3 / 5)  # ranks 0, 3, 9
+        assert result[(name, "top_1_accuracy")] == pytest.approx(1 / 5)
+        assert result[(name, "top_100_accuracy")] == pytest.approx(4 / 5)  # not 150
+        assert result[(name, "top_10_accuracy_seen_excluded")] == pytest.approx(4 / 5)
+        assert result[(name, "top_100_accuracy_seen_excluded")] == pytest.approx(1.0)
+        assert {metric for model, metric in result if model == name} == {
+            features.top_k_metric_name(k, seen) for k in features.TOP_K_VALUES
+            for seen in (False, True)} | {features.RMSE_METRIC}
 
 
 @pytest.mark.parametrize("model_names", [[], ["candidate", "baseline"]])
 def test_rmse_skips_rows_without_a_rating(model_names):
-    result = _evaluate(RootMeanSquaredError(), model_names)
+    result = _evaluate(model_names)
     rated = [(r, p) for r, p in zip(RATINGS, PREDICTED) if not math.isnan(r)]
     expected = math.sqrt(sum((r - p) ** 2 for r, p in rated) / len(rated))
     for name in model_names or [""]:
         assert result[(name, features.RMSE_METRIC)] == pytest.approx(expected)
 
 
+def test_implicit_data_has_no_rmse():
+    elements = [metric_types.StandardMetricInputs(
+        labels={}, predictions={features.RANK_OUTPUT: np.array([rank]),
+                                features.RANK_SEEN_EXCLUDED_OUTPUT: np.array([rank])},
+        example_weights=None) for rank in RANKS]
+    result = _evaluate([], rmse=False, elements=elements)
+    assert ("", features.RMSE_METRIC) not in result
+    assert result[("", "top_10_accuracy")] == pytest.approx(3 / 5)
+
+
 def test_metrics_deserialize_from_an_eval_config():
     """The Evaluator builds them from MetricConfig(class_name, module, config)."""
-    config = tfma.MetricConfig(class_name="TopKAccuracy", module="mtrec.trainer_module.evaluation",
-                               config=json.dumps({"k": 5, "seen_excluded": True,
-                                                  "name": "top_5_accuracy_seen_excluded"}))
+    config = tfma.MetricConfig(class_name="RecommenderMetrics",
+                               module="mtrec.trainer_module.evaluation",
+                               config=json.dumps({"rmse": False}))
     metric = metric_specs.metric_instance(config)
-    assert isinstance(metric, TopKAccuracy)
-    assert metric.name == "top_5_accuracy_seen_excluded"
+    assert isinstance(metric, RecommenderMetrics)
+    assert metric.kwargs["rmse"] is False
 
 
 def test_top_k_accuracy_skips_interactions_outside_the_ranked_sample():
-    combiner = TopKAccuracy(k=10, seen_excluded=False).computations(model_names=[""])[0].combiner
-    accumulator = combiner.create_accumulator()
-    for rank in (0, -1, 50, -1):  # -1: the user is not in the ranked sample
-        element = metric_types.StandardMetricInputs(
-            labels={}, predictions={features.RANK_OUTPUT: np.array([rank])}, example_weights=None)
-        accumulator = combiner.add_input(accumulator, element)
-    assert list(combiner.extract_output(accumulator).values()) == [pytest.approx(0.5)]
+    elements = [metric_types.StandardMetricInputs(
+        labels={}, predictions={features.RANK_OUTPUT: np.array([rank]),
+                                features.RANK_SEEN_EXCLUDED_OUTPUT: np.array([rank])},
+        example_weights=None) for rank in (0, -1, 50, -1)]  # -1: not in the ranked sample
+    result = _evaluate([], rmse=False, elements=elements)
+    assert result[("", "top_10_accuracy")] == pytest.approx(0.5)
+    assert result[("", "top_100_accuracy_seen_excluded")] == pytest.approx(1.0)
+
+
+def _validate(values, eval_config, has_baseline):
+    """TFMA's own validation of computed metrics against the gate's thresholds,
+    prepared as the Evaluator prepares it (a first run is rubber-stamped)."""
+    eval_config = config_util.update_eval_config_with_defaults(
+        eval_config, has_baseline=has_baseline, rubber_stamp=not has_baseline)
+    result = metrics_validator.validate_metrics(((), values), eval_config)
+    return {(failure.metric_key.name, failure.metric_key.is_diff)
+            for per_slice in result.metric_validations_per_slice
+            for failure in per_slice.failures}
+
+
+def _computed(model_name, top_100, rmse):
+    """Our metric's keys for one model, with the two gated values set."""
+    values = {}
+    for computation in RecommenderMetrics().computations(model_names=[model_name]):
+        for key in computation.keys:
+            values[key] = 0.5
+    for key in values:
+        if key.name == "top_100_accuracy_seen_excluded":
+            values[key] = top_100
+        elif key.name == features.RMSE_METRIC:
+            values[key] = rmse
+    return values
+
+
+def test_the_gate_thresholds_find_the_computed_metrics():
+    """The thresholds are keyed by metric name; TFMA must match them to our keys,
+    or the gate would never refuse a model (or refuse it with 'metric not found')."""
+    gate = load_config().gate
+    eval_config = build_eval_config(gate, has_ratings=True)
+    good, bad = (gate.min_top_k_accuracy + 0.01, gate.max_rmse - 0.01), (
+        gate.min_top_k_accuracy - 0.01, gate.max_rmse + 0.01)
+    assert _validate(_computed("", *good), eval_config, has_baseline=False) == set()
+    assert _validate(_computed("", *bad), eval_config, has_baseline=False) == {
+        ("top_100_accuracy_seen_excluded", False), (features.RMSE_METRIC, False)}
+
+
+def test_the_gate_compares_the_candidate_with_the_baseline():
+    gate = load_config().gate
+    eval_config = build_eval_config(gate, has_ratings=True)
+    top_100, rmse = gate.min_top_k_accuracy + 0.1, gate.max_rmse - 0.1
+    baseline = _computed("baseline", top_100, rmse)
+    diff = {key.make_diff_key(): 0.0 for key in _computed("candidate", top_100, rmse)}
+    assert _validate({**_computed("candidate", top_100, rmse), **baseline, **diff},
+                     eval_config, has_baseline=True) == set()
+    worse = _computed("candidate", top_100 - 2 * gate.max_top_k_accuracy_drop,
+                      rmse + 2 * gate.max_rmse_increase)
+    diff = {key.make_diff_key(): 0.0 for key in worse}
+    for key in worse:
+        if key.name == "top_100_accuracy_seen_excluded":
+            diff[key.make_diff_key()] = -2 * gate.max_top_k_accuracy_drop
+        elif key.name == features.RMSE_METRIC:
+            diff[key.make_diff_key()] = 2 * gate.max_rmse_increase
+    assert _validate({**worse, **baseline, **diff}, eval_config, has_baseline=True) == {
+        ("top_100_accuracy_seen_excluded", True), (features.RMSE_METRIC, True)}

@@ -7,7 +7,7 @@ import pytest
 from mtrec.pipeline.config import load_config
 import tensorflow_model_analysis as tfma
 
-from mtrec.pipeline.gate import build_eval_config, metric_threshold
+from mtrec.pipeline.gate import build_eval_config, gate_thresholds
 from mtrec.trainer_module.slices import SLICE_FEATURES
 from mtrec.serving.server import RequestError, _int_field
 
@@ -18,8 +18,7 @@ def _gated(objective: str) -> set:
     eval_config = build_eval_config(config.gate, config.data.has_ratings,
                                     gate_top_k=settings["retrieval_weight"] > 0,
                                     gate_rmse=settings["rating_weight"] > 0)
-    return {json.loads(m.config)["name"] for m in eval_config.metrics_specs[0].metrics
-            if metric_threshold(m) is not None}
+    return set(gate_thresholds(eval_config))
 
 
 @pytest.mark.parametrize("objective,gated", [
@@ -36,10 +35,23 @@ def test_slices_are_computed_but_only_the_overall_slice_is_gated():
     eval_config = build_eval_config(config.gate, True)
     assert [list(s.feature_keys) for s in eval_config.slicing_specs] == [
         [], *[[name] for name in SLICE_FEATURES]]
-    for metric in eval_config.metrics_specs[0].metrics:
-        assert not metric.HasField("threshold")  # it would apply to every slice
-        for per_slice in metric.per_slice_thresholds:
+    spec = eval_config.metrics_specs[0]
+    assert not spec.thresholds  # they would apply to every slice
+    assert set(spec.per_slice_thresholds) == {"top_100_accuracy_seen_excluded", "rmse"}
+    for per_metric in spec.per_slice_thresholds.values():
+        for per_slice in per_metric.thresholds:
             assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
+
+
+def test_thresholds_of_earlier_eval_configs_are_still_read():
+    """Runs before one metric class computed everything put each threshold on
+    its metric's own MetricConfig; `mtrec models` still shows them."""
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(upper_bound={"value": 0.93}))
+    legacy = tfma.MetricConfig(class_name="RootMeanSquaredError", config=json.dumps({"name": "rmse"}))
+    legacy.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+    eval_config = tfma.EvalConfig(metrics_specs=[tfma.MetricsSpec(metrics=[legacy])])
+    assert gate_thresholds(eval_config) == {"rmse": threshold}
 
 
 @pytest.mark.parametrize("raw", ["--5", "²", "ten", "1.5"])

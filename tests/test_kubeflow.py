@@ -39,11 +39,11 @@ def test_compile_kubeflow_pipeline_spec(tmp_path, capsys):
     assert baseline.producer_task.startswith("latest_blessed_model_resolver")
     eval_config = json.loads(evaluator.inputs.parameters["eval_config"]
                              .runtime_value.constant_value.string_value)
-    gated = {json.loads(m["config"])["name"]: m["per_slice_thresholds"]
-             for m in eval_config["metrics_specs"][0]["metrics"] if "per_slice_thresholds" in m}
+    gated = eval_config["metrics_specs"][0]["per_slice_thresholds"]
     assert set(gated) == {"top_100_accuracy_seen_excluded", "rmse"}
     # The gate applies to the overall slice only (pipeline/gate.py).
-    assert all([t["slicing_specs"] for t in thresholds] == [[{}]] for thresholds in gated.values())
+    assert all([t["slicing_specs"] for t in per_metric["thresholds"]] == [[{}]]
+               for per_metric in gated.values())
 
     # Every component runs in the configured image.
     executors = spec.deployment_spec["executors"]

@@ -11,138 +11,152 @@ Metrics (DESIGN.md §5), computed by TFMA from the `evaluate` signature:
   top_K_accuracy_seen_excluded   the same with the user's training items removed
                                  from the ranking first
 
-Both top-K metrics rank the held-out interactions of a fixed hash sample of
-at most `gate.top_k_max_users` users (all of them when there are fewer, as on
-MovieLens); the rest carry rank -1 and drop out of the mean.
   rmse                           sqrt(mean((rating - predicted_rating)^2)) over
                                  held-out interactions that have a rating
+
+for K in TOP_K_VALUES. Both top-K metrics rank the held-out interactions of a
+fixed hash sample of at most `gate.top_k_max_users` users (all of them when
+there are fewer, as on MovieLens); the rest carry rank -1 and drop out of the
+mean. One TFMA metric, `RecommenderMetrics`, computes them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Optional
 
 import apache_beam as beam
 import numpy as np
 import scann  # noqa: F401  (registers the ScaNN ops before TFMA loads the model)
 import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis.metrics import metric_types, metric_util
+from tensorflow_model_analysis.metrics import metric_types
 
 from mtrec.trainer_module.features import (RANK_OUTPUT, RANK_SEEN_EXCLUDED_OUTPUT, RATING_OUTPUT,
-                                           RMSE_METRIC, top_k_metric_name)
+                                           RMSE_METRIC, TOP_K_VALUES, top_k_metric_name)
 
 @dataclasses.dataclass
-class _MeanAccumulator:
-    total: float = 0.0
-    count: int = 0
+class _Accumulator:
+    """Sums for every metric of one model: hits[d][i] counts ranks below
+    TOP_K_VALUES[i] under definition d (0: TFRS, 1: seen excluded)."""
+    hits: List[List[int]] = dataclasses.field(
+        default_factory=lambda: [[0] * len(TOP_K_VALUES), [0] * len(TOP_K_VALUES)])
+    ranked: List[int] = dataclasses.field(default_factory=lambda: [0, 0])
+    squared_error: float = 0.0
+    rated: int = 0
 
 
-class _MeanCombiner(beam.CombineFn):
-    """Mean of a per-example value read from one model output.
+_RANK_OUTPUTS = (RANK_OUTPUT, RANK_SEEN_EXCLUDED_OUTPUT)  # the order of the definitions
 
-    Subclasses define `value(element)` (NaN skips an example) and may map the
-    mean to the metric in `finish`. The output is read by name rather than
+
+class _RecommenderCombiner(beam.CombineFn):
+    """Every top-K accuracy and RMSE of one model, in one pass.
+
+    TFMA calls a combiner once per example per slice; one combiner that reads
+    each output once costs a tenth of one combiner per metric (11 of them, each
+    with its own lookup), which was two thirds of the Evaluator's time at 1M
+    ratings (docs/benchmarks.md, Scale). Outputs are read by name rather than
     through TFMA's label/prediction pairing, because the rank outputs have no
     label.
     """
 
-    def __init__(self, key: metric_types.MetricKey, source_output: str):
-        # The key keeps the spec's output name ('') so thresholds find it; the
-        # combiner reads the model output the metric is defined on.
-        self._key = key
-        self._source_output = source_output
+    def __init__(self, model_name: str, rmse: bool):
+        self._model_name = model_name
+        self._rmse = rmse
+        self._top_k_keys = [[metric_key(top_k_metric_name(k, seen_excluded), model_name)
+                             for k in TOP_K_VALUES] for seen_excluded in (False, True)]
+        self._rmse_key = metric_key(RMSE_METRIC, model_name)
 
-    def value(self, element: metric_types.StandardMetricInputs) -> np.ndarray:
-        """Per-example values (NaN = skip) for one input; flat float array."""
-        raise NotImplementedError
+    @property
+    def keys(self) -> List[metric_types.MetricKey]:
+        """Every key `extract_output` returns."""
+        return [key for row in self._top_k_keys for key in row] + (
+            [self._rmse_key] if self._rmse else [])
 
-    def finish(self, mean: float) -> float:
-        return mean
+    def _values(self, element: metric_types.StandardMetricInputs, key: str,
+                output: str) -> List[float]:
+        """The `key` ('predictions' or 'labels') entry of one model output, flat.
 
-    def _output(self, element: metric_types.StandardMetricInputs, key: str) -> np.ndarray:
-        """The `key` ('predictions' or 'labels') entry of the metric's model output."""
-        value = element.get_by_key(key, self._key.model_name, self._source_output)
-        return np.ravel(np.asarray(value, dtype=np.float64))
+        Plain Python from here on: an element is usually one example, and
+        NumPy's per-call cost on one-element arrays exceeds the arithmetic.
+        """
+        value = element.get_by_key(key, self._model_name, output)
+        return np.ravel(np.asarray(value, dtype=np.float64)).tolist()
 
-    def create_accumulator(self) -> _MeanAccumulator:
-        return _MeanAccumulator()
+    def create_accumulator(self) -> _Accumulator:
+        return _Accumulator()
 
-    def add_input(self, accumulator: _MeanAccumulator,
-                  element: metric_types.StandardMetricInputs) -> _MeanAccumulator:
-        values = self.value(element)
-        values = values[~np.isnan(values)]
-        accumulator.total += float(values.sum())
-        accumulator.count += int(values.size)
+    def add_input(self, accumulator: _Accumulator,
+                  element: metric_types.StandardMetricInputs) -> _Accumulator:
+        for definition, output in enumerate(_RANK_OUTPUTS):
+            hits = accumulator.hits[definition]
+            for rank in self._values(element, "predictions", output):
+                if rank < 0:  # the user is outside the ranked sample (export.NOT_RANKED)
+                    continue
+                accumulator.ranked[definition] += 1
+                for i, k in enumerate(TOP_K_VALUES):
+                    if rank < k:
+                        hits[i] += 1
+        if self._rmse:
+            labels = self._values(element, "labels", RATING_OUTPUT)
+            predictions = self._values(element, "predictions", RATING_OUTPUT)
+            for label, prediction in zip(labels, predictions):
+                if not math.isnan(label):  # NaN: a row without a rating
+                    accumulator.squared_error += (label - prediction) ** 2
+                    accumulator.rated += 1
         return accumulator
 
-    def merge_accumulators(self, accumulators: Iterable[_MeanAccumulator]) -> _MeanAccumulator:
-        merged = _MeanAccumulator()
+    def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
+        merged = _Accumulator()
         for accumulator in accumulators:
-            merged.total += accumulator.total
-            merged.count += accumulator.count
+            for definition in range(len(_RANK_OUTPUTS)):
+                merged.ranked[definition] += accumulator.ranked[definition]
+                merged.hits[definition] = [a + b for a, b in zip(merged.hits[definition],
+                                                                 accumulator.hits[definition])]
+            merged.squared_error += accumulator.squared_error
+            merged.rated += accumulator.rated
         return merged
 
-    def extract_output(self, accumulator: _MeanAccumulator) -> metric_types.MetricsDict:
-        mean = accumulator.total / accumulator.count if accumulator.count else float("nan")
-        return {self._key: self.finish(mean)}
+    def extract_output(self, accumulator: _Accumulator) -> metric_types.MetricsDict:
+        result = {}
+        for definition, keys in enumerate(self._top_k_keys):
+            ranked = accumulator.ranked[definition]
+            for key, hits in zip(keys, accumulator.hits[definition]):
+                result[key] = hits / ranked if ranked else float("nan")
+        if self._rmse:
+            result[self._rmse_key] = (math.sqrt(accumulator.squared_error / accumulator.rated)
+                                      if accumulator.rated else float("nan"))
+        return result
 
 
-class _HitAtKCombiner(_MeanCombiner):
-    def __init__(self, key: metric_types.MetricKey, source_output: str, k: int):
-        super().__init__(key, source_output)
-        self._k = k
+def metric_key(name: str, model_name: str = "") -> metric_types.MetricKey:
+    """The key of one of our metrics, as the gate's thresholds name it.
 
-    def value(self, element):
-        ranks = self._output(element, "predictions")
-        # A negative rank: the user is outside the ranked sample (export.NOT_RANKED).
-        return np.where(ranks < 0, np.nan, (ranks < self._k).astype(np.float64))
-
-
-class _SquaredErrorCombiner(_MeanCombiner):
-    def value(self, element):
-        # Rows without a rating (NaN label) drop out of the mean.
-        return (self._output(element, "labels") - self._output(element, "predictions")) ** 2
-
-    def finish(self, mean: float) -> float:
-        return math.sqrt(mean)
+    Thresholds keyed by metric name (`MetricsSpec.per_slice_thresholds`, the way
+    to gate one of several metrics a class computes) look up keys with
+    `example_weighted=None`, so the computed keys carry the same.
+    """
+    return metric_types.MetricKey(name=name, model_name=model_name, example_weighted=None)
 
 
-# One computation per (model, output): with a baseline, TFMA evaluates the
-# candidate and the baseline model side by side under their model names.
-def _computation(key: metric_types.MetricKey,
-                 combiner: _MeanCombiner) -> metric_types.MetricComputations:
-    return [metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=combiner)]
+class RecommenderMetrics(tfma.metrics.Metric):
+    """Every top-K accuracy (K in TOP_K_VALUES, both definitions) and, when the
+    data has ratings, RMSE: one combiner per model (see _RecommenderCombiner)."""
 
-
-class TopKAccuracy(tfma.metrics.Metric):
-    """Fraction of held-out interactions whose item ranks in the top `k` of the corpus."""
-
-    def __init__(self, k: int = 100, seen_excluded: bool = True, name: Optional[str] = None):
-        super().__init__(metric_util.merge_per_key_computations(self._create), k=k,
-                         seen_excluded=seen_excluded,
-                         name=name or top_k_metric_name(k, seen_excluded))
+    def __init__(self, rmse: bool = True, name: str = "recommender_metrics"):
+        super().__init__(self._create, rmse=rmse, name=name)
 
     @staticmethod
-    def _create(k: int, seen_excluded: bool, name: str, model_name: str = "",
-                output_name: str = "") -> metric_types.MetricComputations:
-        key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
-        source = RANK_SEEN_EXCLUDED_OUTPUT if seen_excluded else RANK_OUTPUT
-        return _computation(key, _HitAtKCombiner(key, source, k))
-
-
-class RootMeanSquaredError(tfma.metrics.Metric):
-    """RMSE of the predicted rating over held-out interactions that have a rating."""
-
-    def __init__(self, name: str = RMSE_METRIC):
-        super().__init__(metric_util.merge_per_key_computations(self._create), name=name)
-
-    @staticmethod
-    def _create(name: str, model_name: str = "",
-                output_name: str = "") -> metric_types.MetricComputations:
-        key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name)
-        return _computation(key, _SquaredErrorCombiner(key, RATING_OUTPUT))
+    def _create(rmse: bool, name: str,
+                model_names: Optional[List[str]] = None) -> metric_types.MetricComputations:
+        # With a baseline, TFMA evaluates the candidate and the baseline model
+        # side by side under their model names.
+        computations = []
+        for model_name in model_names or [""]:
+            combiner = _RecommenderCombiner(model_name, rmse)
+            computations.append(metric_types.MetricComputation(
+                keys=combiner.keys, preprocessors=None, combiner=combiner))
+        return computations
 
 
 def custom_eval_shared_model(eval_saved_model_path: str, model_name: str,
