@@ -36,7 +36,6 @@ import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx import types
-from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
@@ -259,12 +258,12 @@ def create_example_gen(input_base: str, file_pattern: str, spec: SplitSpec
     split into train and eval by `spec`."""
     return FileBasedExampleGen(
         input_base=input_base,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name="all", pattern=file_pattern)]),
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="all", pattern=file_pattern)]),
         # Names the two output splits; the buckets are not used by this executor.
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-            tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=1),
-            tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=1)])),
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=1),
+            example_gen_pb2.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=1)])),
         custom_config=spec.to_custom_config(),
         custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
     ).with_id("CsvExampleGen")

@@ -19,9 +19,9 @@ from mtrec.pipeline.local_runner import localize
 
 def create_airflow_dag(config_path: Optional[str] = None):
     """The airflow.DAG for the config at `config_path` (defaults without one)."""
-    from tfx import v1 as tfx
     from tfx.orchestration.airflow.airflow_dag_runner import (AirflowDagRunner,
                                                               AirflowPipelineConfig)
+    from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
     from mtrec.pipeline.pipeline import create_pipeline
 
@@ -32,6 +32,6 @@ def create_airflow_dag(config_path: Optional[str] = None):
         "start_date": datetime.datetime.fromisoformat(config.airflow.start_date),
         "catchup": False,
     }
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    metadata = sqlite_metadata_connection_config(config.metadata_path)
     return AirflowDagRunner(AirflowPipelineConfig(airflow_config)).run(
         create_pipeline(config, metadata))

@@ -6,7 +6,8 @@ import dataclasses
 import os
 import pathlib
 
-from tfx import v1 as tfx
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
 from mtrec.pipeline import beam_options
 from mtrec.pipeline.config import Config
@@ -34,6 +35,6 @@ def run_local(config: Config) -> Config:
     config = localize(config)
     config = dataclasses.replace(config, beam_args=beam_options.beam_args(config))
     os.makedirs(config.pipeline_root, exist_ok=True)
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, metadata))
+    metadata = sqlite_metadata_connection_config(config.metadata_path)
+    LocalDagRunner().run(create_pipeline(config, metadata))
     return config

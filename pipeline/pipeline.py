@@ -12,8 +12,17 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from tfx import v1 as tfx
+# Not `from tfx import v1`: it also imports the Google Cloud extensions, about
+# a third of the import time every run and every cached re-run pays.
+from tfx.components import Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer, Transform
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.types.channel import Channel
+from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
 from mtrec.components.validation import Constraints, ValidatingExampleValidator
@@ -25,7 +34,7 @@ from mtrec.pipeline.gate import build_eval_config
 
 
 def create_pipeline(config: Config,
-                    metadata_connection_config: Optional[Any] = None) -> tfx.dsl.Pipeline:
+                    metadata_connection_config: Optional[Any] = None) -> Pipeline:
     """Builds the TFX pipeline for `config` (already validated).
 
     `metadata_connection_config` is the runner's choice: SQLite for the local
@@ -37,15 +46,15 @@ def create_pipeline(config: Config,
         method=config.data.split, eval_fraction=config.data.eval_fraction,
         seed=config.data.split_seed, cutoff=config.data.split_cutoff_seconds(),
         eval_per_user=config.data.eval_per_user))
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     example_validator = ValidatingExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         constraints=Constraints.for_data(config.data.ratings_dir, config.data.has_ratings,
                                          config.data.rating_min, config.data.rating_max),
     ).with_id("ExampleValidator")
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
@@ -55,20 +64,20 @@ def create_pipeline(config: Config,
         # took 43% of its time (330 s -> 188 s at 1M ratings, docs/benchmarks.md).
         disable_statistics=True)
     transform.add_upstream_node(example_validator)
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
+        train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
+        eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config={**trainer_settings, "code_version": code_version})
-    latest_blessed_model = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    latest_blessed_model = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=Model),
+        model_blessing=Channel(type=ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         example_splits=[EVAL_SPLIT],
         model=trainer.outputs["model"],
@@ -78,17 +87,17 @@ def create_pipeline(config: Config,
             gate_top_k=trainer_settings["retrieval_weight"] > 0,
             gate_rmse=trainer_settings["rating_weight"] > 0),
         module_path="mtrec.trainer_module.evaluation")
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=os.path.join(config.serving.serving_dir,
                                             config.serving.model_name))),
         custom_config={MIN_INDEX_RECALL_KEY: config.serving.min_index_recall},
         custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
 
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, transform,

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
@@ -64,7 +64,7 @@ class TrainingSettings:
         return cls(**values)
 
 
-def _read_interactions(files: List[str], data_accessor: tfx.components.DataAccessor,
+def _read_interactions(files: List[str], data_accessor: DataAccessor,
                        tf_transform_output: tft.TFTransformOutput
                        ) -> Tuple[Dict[str, np.ndarray], Dict[str, TokenLists]]:
     """Reads the transformed training split into memory.
@@ -146,7 +146,7 @@ def _read_titles(items_file: str) -> Dict[str, str]:
         return {row[features.ITEM_ID]: row["title"] for row in reader}
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
