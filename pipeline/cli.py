@@ -384,6 +384,9 @@ def _check_k(k: int, model) -> None:
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    if args.exact and args.include_seen:  # checked before the slow model load
+        raise UserError("--exact searches with seen items excluded only: drop --include-seen "
+                        "or --exact")
     model = _load_model(args)
     _check_k(args.k, model)
     (result,) = model.recommend([args.user], args.k, exclude_seen=not args.include_seen,

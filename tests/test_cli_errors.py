@@ -72,3 +72,9 @@ def test_timestamp_enabled_without_a_timestamp_column_names_column_and_key(capsy
                          "--set", f'model.{key}=["timestamp"]')
         assert code == 2
         assert f"r.csv: missing column 'timestamp', enabled by model.{key}" in err
+
+
+def test_exact_search_with_seen_items_is_refused_before_loading(capsys, tmp_path):
+    code, err = _run(capsys, "recommend", "--user", "u1", "--exact", "--include-seen",
+                     "--serving-dir", str(tmp_path / "nothing-pushed"))
+    assert code == 2 and "--exact searches with seen items excluded only" in err
