@@ -315,13 +315,18 @@ class Server:
             if columns is None:
                 raise RequestError(f"'inputs' must be an object with {sorted(specs)}")
         missing = [key for key in specs if key not in columns or columns[key] is None
-                   or any(v is None for v in columns[key])]
+                   or (isinstance(columns[key], list) and any(v is None for v in columns[key]))]
         if missing:
             raise RequestError(f"missing input(s) {missing} for signature {name!r}")
         try:
             tensors = {key: tf.constant(columns[key], dtype=specs[key].dtype) for key in specs}
         except (TypeError, ValueError) as error:
             raise RequestError(f"inputs do not match signature {name!r}: {error}") from error
+        for key, tensor in tensors.items():  # a mis-shaped input would fail inside the model
+            if not specs[key].shape.is_compatible_with(tensor.shape):
+                raise RequestError(f"input {key!r} has shape {tensor.shape.as_list()}; signature "
+                                   f"{name!r} expects {specs[key].shape.as_list()} "
+                                   f"(None: any length)")
         outputs = await self._call(lambda: {k: v.numpy() for k, v in signature(**tensors).items()})
         if "instances" in body:
             rows = len(next(iter(outputs.values())))

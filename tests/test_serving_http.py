@@ -147,6 +147,13 @@ def test_predict_and_similar_items(served):
     ("POST", f"/v1/models/{MODEL}:predict", {"signature_name": "predict_rating",
                                               "instances": [{"user_id": "u1"}]}, None, 400, "missing input"),
     ("POST", f"/v1/models/{MODEL}:predict", {"instances": [[1, 2]]}, None, 400, "do not match signature"),
+    # Shapes the signature cannot take: a nested list, a bare string, a number.
+    ("POST", f"/v1/models/{MODEL}:predict", {"instances": [["u1", "u2"]]}, None, 400,
+     "input 'user_id' has shape [1, 2]"),
+    ("POST", f"/v1/models/{MODEL}:predict", {"inputs": {"user_id": "u1"}}, None, 400,
+     "input 'user_id' has shape []"),
+    ("POST", f"/v1/models/{MODEL}:predict", {"inputs": {"user_id": 7}}, None, 400,
+     "do not match signature"),
     ("GET", "/no/such/path", None, None, 404, "Not Found"),
 ])
 def test_bad_requests_get_a_clear_4xx(served, method, path, body, raw, status, message):
