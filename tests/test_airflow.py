@@ -25,7 +25,10 @@ def test_airflow_dag_runs_end_to_end_and_pushes(tmp_path):
     config = tmp_path / "mtrec.toml"
     config.write_text(f'pipeline_name = "mtrec_airflow"\npipeline_root = "{tmp_path / "pipeline"}"\n'
                       f'[serving]\nserving_dir = "{tmp_path / "serving"}"\n'
-                      f'[airflow]\nschedule = ""\n')
+                      f'[airflow]\nschedule = ""\n'
+                      # The orchestration is under test, not the model: 3 epochs
+                      # and a bound they reach (as in test_serving_http).
+                      f'[model]\nepochs = 3\n[gate]\nmin_top_k_accuracy = 0.3\n')
     env = dict(os.environ,
                AIRFLOW_HOME=str(tmp_path / "home"),
                AIRFLOW__CORE__DAGS_FOLDER=str(dags),
