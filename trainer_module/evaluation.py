@@ -55,9 +55,9 @@ class _RecommenderCombiner(beam.CombineFn):
     TFMA calls a combiner once per example per slice; one combiner that reads
     each output once costs about a sixth of one combiner per metric (88 us
     against about 520 us per example and model for 11 of them, each with its
-    own lookup), which were two thirds of the Evaluator's time at 1M ratings. Outputs are read by name rather than
-    through TFMA's label/prediction pairing, because the rank outputs have no
-    label.
+    own lookup), which were two thirds of the Evaluator's time at 1M ratings.
+    Outputs are read by name rather than through TFMA's label/prediction
+    pairing, because the rank outputs have no label.
     """
 
     def __init__(self, model_name: str, rmse: bool):
