@@ -7,7 +7,7 @@ import tensorflow as tf
 from mtrec.trainer_module import features
 from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
-from mtrec.trainer_module.towers import IdTower
+from mtrec.trainer_module.towers import IdTower, RowL2Embedding, inverse_batch_frequency
 
 BATCH = {
     features.USER_INDEX: tf.constant([0, 1, 2, 1], tf.int64),
@@ -30,6 +30,24 @@ def test_tower_embeds_indices_including_the_oov_bucket():
     assert tower.embedding.input_dim == 5 + features.NUM_OOV_BUCKETS
     with pytest.raises(tf.errors.InvalidArgumentError):
         tower(tf.constant([6], tf.int64))  # past the OOV bucket
+
+
+def test_row_l2_penalises_the_looked_up_rows_with_their_weights():
+    layer = RowL2Embedding(4, 2, l2_regularization=0.1, row_weights=np.array([1.0, 3.0]),
+                           embeddings_initializer="ones")
+    layer(tf.constant([0, 1, 1, 3], tf.int64))  # row 3 is past the weights: weighs 1
+    # each row's ||row||^2 is 2: 0.1 * 2 * (1 + 3 + 3 + 1)
+    np.testing.assert_allclose(float(tf.add_n(layer.losses)), 1.6, rtol=1e-6)
+    with pytest.raises(ValueError, match="5 row weights for 4 rows"):
+        RowL2Embedding(4, 2, 0.1, row_weights=np.ones(5))
+
+
+def test_inverse_batch_frequency_gives_the_whole_table_penalty_in_expectation():
+    indices = np.array([0, 0, 0, 1, 2, 2])  # id 3 never seen
+    weights = inverse_batch_frequency(indices, num_rows=4, batch_size=2)
+    np.testing.assert_allclose(weights, [1.0, 3.0, 1.5, 1.0])
+    # expected looked-up weight per id per batch: (count * B / N) * w = 1 for seen ids
+    np.testing.assert_allclose(np.bincount(indices) * 2 / 6 * weights[:3], 1.0)
 
 
 def test_rating_head_starts_at_the_mean_rating():

@@ -52,7 +52,11 @@ class RatingHead(tf.keras.Model):
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
                  hidden_units: Tuple[int, ...], mean_rating: float,
-                 l2_regularization: float = 0.0, name: str = "rating_head"):
+                 l2_regularization: float = 0.0, name: str = "rating_head",
+                 user_bias_weights: Optional[np.ndarray] = None,
+                 item_bias_weights: Optional[np.ndarray] = None):
+        """`user_bias_weights` / `item_bias_weights`: per-id weights of the
+        biases' L2 (`RowL2Embedding`); None: every looked-up row weighs 1."""
         super().__init__(name=name)
         # The per-id biases take the towers' L2: unregularised, they fit each
         # training rating and RMSE rises after a few epochs (docs/benchmarks.md).
@@ -63,9 +67,9 @@ class RatingHead(tf.keras.Model):
         # and Keras refuses to list the variables of an unbuilt Sequential.
         self.mlp.build((None, 2 * embedding_dim))
         oov = features.NUM_OOV_BUCKETS
-        self.user_bias = RowL2Embedding(num_users + oov, 1, l2_regularization,
+        self.user_bias = RowL2Embedding(num_users + oov, 1, l2_regularization, user_bias_weights,
                                         embeddings_initializer="zeros", name="user_bias")
-        self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization,
+        self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization, item_bias_weights,
                                         embeddings_initializer="zeros", name="item_bias")
         self.global_bias = tf.Variable(mean_rating, dtype=tf.float32, name="global_bias")
 
@@ -85,10 +89,13 @@ class MultiTaskRecommender(tfrs.Model):
                  mean_rating: float = 0.0, l2_regularization: float = 0.0,
                  temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None,
                  user_features: Sequence[FeatureTable] = (),
-                 item_features: Sequence[FeatureTable] = ()):
+                 item_features: Sequence[FeatureTable] = (),
+                 user_bias_weights: Optional[np.ndarray] = None,
+                 item_bias_weights: Optional[np.ndarray] = None):
         """`item_probabilities` [num_items]: sampling probability of each item in
         a batch, for the logQ correction; None disables it. `user_features` /
-        `item_features`: side-feature tables the towers pool (none: ids only)."""
+        `item_features`: side-feature tables the towers pool (none: ids only).
+        `user_bias_weights` / `item_bias_weights`: see `RatingHead`."""
         super().__init__()
         self.loss_weights = loss_weights
         self.item_probabilities = (
@@ -102,7 +109,9 @@ class MultiTaskRecommender(tfrs.Model):
         self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
                                   side_features=item_features, name="item_tower")
         self.rating_head = RatingHead(num_users, num_items, embedding_dim, rating_hidden_units,
-                                      mean_rating, l2_regularization)
+                                      mean_rating, l2_regularization,
+                                      user_bias_weights=user_bias_weights,
+                                      item_bias_weights=item_bias_weights)
         self.retrieval_task = tfrs.tasks.Retrieval(
             temperature=temperature, remove_accidental_hits=True,
             loss_metrics=[tf.keras.metrics.Mean(name="retrieval_loss")])

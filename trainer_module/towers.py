@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from mtrec.trainer_module import features
@@ -27,7 +28,9 @@ from mtrec.trainer_module.feature_tables import PADDING, FeatureTable
 
 class RowL2Embedding(tf.keras.layers.Embedding):
     """An Embedding whose L2 penalty is on the rows each call looks up:
-    l2 * sum over the batch of ||row||^2 (a batch sum, like the task losses).
+    l2 * sum over the batch of w[id] * ||row||^2 (a batch sum, like the task
+    losses), with w = 1 unless `row_weights` [rows] is given (rows past its
+    end, the OOV buckets, weigh 1).
 
     Keras's `embeddings_regularizer` penalises the whole table at every step:
     a dense gradient, so a step costs O(vocabulary) and training grows with
@@ -35,22 +38,44 @@ class RowL2Embedding(tf.keras.layers.Embedding):
     100,000 items a step took 648 ms with it and 21 ms without
     (docs/benchmarks.md, Scale). Penalising the looked-up rows keeps the
     gradient sparse; frequent ids are held back more, as in classic matrix
-    factorisation.
+    factorisation, unless `row_weights` = `inverse_batch_frequency` evens it out.
     """
 
     def __init__(self, input_dim: int, output_dim: int, l2_regularization: float = 0.0,
-                 **kwargs):
+                 row_weights: Optional[np.ndarray] = None, **kwargs):
         super().__init__(input_dim, output_dim, **kwargs)
         self.l2_regularization = l2_regularization
+        self.row_weights = None
+        if row_weights is not None:
+            if len(row_weights) > input_dim:
+                raise ValueError(f"{len(row_weights)} row weights for {input_dim} rows")
+            padded = np.ones(input_dim, np.float32)
+            padded[:len(row_weights)] = row_weights
+            self.row_weights = tf.constant(padded)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         outputs = super().call(inputs)
         if self.l2_regularization > 0:
-            self.add_loss(self.l2_regularization * tf.reduce_sum(tf.square(outputs)))
+            squares = tf.reduce_sum(tf.square(outputs), axis=-1)
+            if self.row_weights is not None:
+                squares *= tf.gather(self.row_weights, inputs)
+            self.add_loss(self.l2_regularization * tf.reduce_sum(squares))
         return outputs
 
     def get_config(self):
         return {**super().get_config(), "l2_regularization": self.l2_regularization}
+
+
+def inverse_batch_frequency(indices: np.ndarray, num_rows: int, batch_size: int) -> np.ndarray:
+    """Row weights N / (batch_size * count[id]) for `RowL2Embedding` [num_rows].
+
+    An id seen `count` times in N training rows is looked up count * B / N
+    times per batch on average, so with these weights the expected penalty
+    per step is l2 * sum over all rows of ||row||^2: the whole-table penalty,
+    at the cost of a lookup. Ids never seen in training weigh 1.
+    """
+    counts = np.bincount(indices, minlength=num_rows)[:num_rows].astype(np.float64)
+    return np.where(counts > 0, len(indices) / (batch_size * np.maximum(counts, 1)), 1.0)
 
 
 def _initializer():

@@ -23,6 +23,7 @@ from mtrec.trainer_module import export, features
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
+from mtrec.trainer_module.towers import inverse_batch_frequency
 
 
 INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before export
@@ -180,7 +181,13 @@ def run_fn(fn_args: FnArgs) -> None:
         rating_hidden_units=settings.rating_hidden_units, mean_rating=mean_rating,
         l2_regularization=settings.l2_regularization, temperature=settings.temperature,
         item_probabilities=item_probabilities, user_features=user_features,
-        item_features=item_features)
+        item_features=item_features,
+        # Rare ids' biases shrink as much as frequent ones' (towers.py): on
+        # ml-latest-small RMSE 0.864 -> 0.860; on the towers it cost retrieval.
+        user_bias_weights=inverse_batch_frequency(
+            train[features.USER_INDEX], len(user_vocabulary), settings.batch_size),
+        item_bias_weights=inverse_batch_frequency(
+            train[features.ITEM_INDEX], len(item_vocabulary), settings.batch_size))
     model.compile(optimizer=tf.keras.optimizers.Adagrad(settings.learning_rate))
 
     # Each interaction trains with a user profile built from other interactions only.
