@@ -182,3 +182,13 @@ def test_model_with_side_features_trains_its_feature_embeddings():
     names = {v.name for v in model.trainable_variables}
     assert any("title" in name for name in names) and any("review_summary" in name for name in names)
     assert not any("table" in v.name for v in model.trainable_variables)  # tables are fixed
+
+
+def test_autograph_leaves_tf_keras_unconverted():
+    """Importing the model module puts tf_keras on AutoGraph's do-not-convert
+    list (autograph_rules.py); our own layers are still converted."""
+    from tensorflow.python.autograph.impl import conversion
+
+    assert tf.keras.layers.Dense.__module__.startswith("tf_keras.")
+    assert conversion.is_allowlisted(tf.keras.layers.Dense.call)
+    assert not conversion.is_allowlisted(IdTower.call)

@@ -25,8 +25,12 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.autograph_rules import leave_tf_keras_unconverted
 from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.towers import IdTower, RowL2Embedding
+
+# Every trace of this model (fit, export, tests) skips rewriting tf_keras.
+leave_tf_keras_unconverted()
 
 
 @dataclasses.dataclass(frozen=True)

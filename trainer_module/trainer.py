@@ -20,7 +20,6 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
-from mtrec.trainer_module.autograph_rules import leave_tf_keras_unconverted
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
@@ -150,7 +149,6 @@ def _read_titles(items_file: str) -> Dict[str, str]:
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
-    leave_tf_keras_unconverted()
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
