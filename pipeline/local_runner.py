@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import pathlib
 
+from apache_beam.utils import shared
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
@@ -36,5 +38,18 @@ def run_local(config: Config) -> Config:
     config = dataclasses.replace(config, beam_args=beam_options.beam_args(config))
     os.makedirs(config.pipeline_root, exist_ok=True)
     metadata = sqlite_metadata_connection_config(config.metadata_path)
-    LocalDagRunner().run(create_pipeline(config, metadata))
+    try:
+        LocalDagRunner().run(create_pipeline(config, metadata))
+    finally:
+        _release_what_beam_keeps_alive()
     return config
+
+
+def _release_what_beam_keeps_alive() -> None:
+    """Drops the one object Beam's `shared` module holds after its last user
+    (`_SharedMap._keepalive`, apache_beam/utils/shared.py): here the models the
+    Evaluator loaded. Held until interpreter shutdown, their TensorFlow
+    functions were freed after TensorFlow's own registry, and every run ended
+    with 'Exception ignored in AtomicFunction.__del__' tracebacks."""
+    shared._shared_map._keepalive = (None, None)
+    gc.collect()  # the loaded models hold reference cycles

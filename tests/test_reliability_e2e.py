@@ -182,6 +182,13 @@ def test_worse_than_baseline_beyond_the_change_threshold_is_not_blessed(worse, r
     assert watcher.partial == []
 
 
+def test_runs_end_without_a_traceback(resumed, worse, repeated):
+    """No 'Exception ignored in AtomicFunction.__del__' at exit: the Evaluator's
+    models are released before the interpreter shuts down (local_runner.py)."""
+    for run in (resumed, worse, repeated):
+        assert "Traceback" not in run.output, run.output[-3000:]
+
+
 def test_two_runs_with_the_same_seed_give_the_same_metrics(repeated, resumed):
     assert repeated.exit_code == 0, repeated.output
     assert all(c.state == "ran" for c in repeated.result.components)  # nothing from a cache
