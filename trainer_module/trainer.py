@@ -182,8 +182,9 @@ def run_fn(fn_args: FnArgs) -> None:
         l2_regularization=settings.l2_regularization, temperature=settings.temperature,
         item_probabilities=item_probabilities, user_features=user_features,
         item_features=item_features,
-        # Rare ids' biases shrink as much as frequent ones' (towers.py): on
-        # ml-latest-small RMSE 0.864 -> 0.860; on the towers it cost retrieval.
+        # Every id's bias gets the same expected L2 per step, however often the
+        # id occurs (towers.py): ml-latest-small RMSE 0.864 -> 0.860. On the
+        # towers' embeddings the same weighting cost retrieval (benchmarks.md).
         user_bias_weights=inverse_batch_frequency(
             train[features.USER_INDEX], len(user_vocabulary), settings.batch_size),
         item_bias_weights=inverse_batch_frequency(
