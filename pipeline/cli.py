@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each size, generates synthetic ratings (data/synthetic.py; kept in the "
                     "work folder), runs the whole pipeline from scratch with the gate open, and "
                     "records each component's time and peak memory. The table is rewritten "
-                    "after every size. 10M ratings take over half an hour on 2 cores.")
+                    "after every size. 1M ratings take about 11 minutes on 2 cores.")
     scale_bench.add_argument("--sizes", default="100000,1000000,10000000",
                              help="numbers of ratings, comma-separated (default "
                                   "100000,1000000,10000000)")
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "command twice more (the second re-evaluates against the model the first "
                     "blessed, the third is all cached), and a plain script that fits and "
                     "evaluates the TFRS multitask tutorial's joint model, each timed as a "
-                    "command from start to exit. About 10 minutes on 2 cores.")
+                    "command from start to exit. About 6 minutes on 2 cores.")
     overhead_bench.add_argument("--shared-data", default="../shared/data",
                                 help="folder holding ml-100k/ as GroupLens ships it (default "
                                      "../shared/data)")
