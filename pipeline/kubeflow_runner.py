@@ -25,5 +25,6 @@ def compile_kubeflow(config: Config, output_path: str) -> str:
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             display_name=config.pipeline_name, default_image=config.kubeflow.image),
         output_dir=directory, output_filename=filename)
-    runner.run(create_pipeline(config, metadata_connection_config=None), write_out=True)
+    runner.run(create_pipeline(config, metadata_connection_config=None,
+                               baseline_excludes_candidate=False), write_out=True)
     return os.path.join(directory, filename)

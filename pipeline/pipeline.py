@@ -25,6 +25,8 @@ from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
+from mtrec.components.baseline_resolver import (BLESSING_KEY, CANDIDATE_KEY, MODEL_KEY,
+                                                LatestBlessedOtherModelStrategy)
 from mtrec.components.validation import Constraints, ValidatingExampleValidator
 from mtrec.components.split_example_gen import (EVAL_SPLIT, TRAIN_SPLIT, SplitSpec,
                                                  create_example_gen)
@@ -34,11 +36,16 @@ from mtrec.pipeline.gate import build_eval_config
 
 
 def create_pipeline(config: Config,
-                    metadata_connection_config: Optional[Any] = None) -> Pipeline:
+                    metadata_connection_config: Optional[Any] = None,
+                    baseline_excludes_candidate: bool = True) -> Pipeline:
     """Builds the TFX pipeline for `config` (already validated).
 
     `metadata_connection_config` is the runner's choice: SQLite for the local
     runner, None where the orchestrator provides ML Metadata (Vertex, Kubeflow).
+    `baseline_excludes_candidate` picks the Evaluator's baseline: the latest
+    blessed model other than this run's (components/baseline_resolver.py), or,
+    where the orchestrator runs only TFX's built-in strategies (Kubeflow V2),
+    the latest blessed model.
     """
     code_version = model_code_version()
     trainer_settings = config.trainer_settings()
@@ -72,11 +79,18 @@ def create_pipeline(config: Config,
         train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config={**trainer_settings, "code_version": code_version})
-    latest_blessed_model = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=Model),
-        model_blessing=Channel(type=ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    if baseline_excludes_candidate:
+        latest_blessed_model = Resolver(
+            strategy_class=LatestBlessedOtherModelStrategy,
+            **{CANDIDATE_KEY: trainer.outputs["model"], MODEL_KEY: Channel(type=Model),
+               BLESSING_KEY: Channel(type=ModelBlessing)},
+        ).with_id("latest_blessed_model_resolver")
+    else:
+        latest_blessed_model = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=Model),
+            model_blessing=Channel(type=ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         example_splits=[EVAL_SPLIT],

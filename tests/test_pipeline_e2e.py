@@ -2,8 +2,8 @@
 
 1. a first run: every component runs, the model is blessed and pushed, and a
    fresh process loads it (after `import scann`, nothing else) and recommends;
-2. the same run again: ML Metadata caching skips every unchanged component
-   and no duplicate version is pushed;
+2. the same run again: ML Metadata caching skips every component, the
+   Evaluator included, and no duplicate version is pushed;
 3. a deliberately broken configuration (zero training epochs): the gate
    refuses it, nothing is pushed, the served version stays byte-identical.
 """
@@ -236,19 +236,20 @@ def test_cli_recommend_in_a_new_process(first):
 def test_rerun_is_served_from_cache(first, second):
     assert second.exit_code == 0, second.output
     states = _states(second.result)
-    assert all(states[name] == "cached" for name in UPSTREAM_OF_EVALUATOR), states
-    # The same model, so the same metrics, now compared against itself as the baseline.
+    # The baseline leaves out the run's own model, so it resolves as in the
+    # first run and the Evaluator and Pusher are cached too.
+    assert all(states[name] == "cached" for name in COMPONENTS
+               if name != "latest_blessed_model_resolver"), states
     for name in ("top_100_accuracy_seen_excluded", "rmse"):
-        # The same model on the same data; Beam may sum in another order.
-        assert _metric(second.result, name) == pytest.approx(_metric(first.result, name), rel=1e-6)
-        baseline = next(row.baseline for row in second.result.metrics if row.name == name)
-        assert baseline == pytest.approx(_metric(first.result, name))
+        assert _metric(second.result, name) == _metric(first.result, name)
+        assert next(row.baseline for row in second.result.metrics if row.name == name) is None
+    assert second.result.blessed is True
     assert len(published_versions(_serving_base(second.config))) == 1  # no duplicate push
 
 
 # -- third run: a broken model --------------------------------------------------
 
-def test_degraded_model_is_not_blessed_and_serving_is_untouched(degraded, runs):
+def test_degraded_model_is_not_blessed_and_serving_is_untouched(first, degraded, runs):
     assert degraded.exit_code == cli.EXIT_NOT_BLESSED, degraded.output
     assert _states(degraded.result)["Trainer"] == "ran"
     assert degraded.result.blessed is False
@@ -256,6 +257,10 @@ def test_degraded_model_is_not_blessed_and_serving_is_untouched(degraded, runs):
     assert any("top_100_accuracy_seen_excluded" in failure
                for failure in degraded.result.gate_failures)
     assert "Gate: NOT BLESSED" in degraded.output
+    # A newly trained model is compared with the model the first run blessed.
+    for name in ("top_100_accuracy_seen_excluded", "rmse"):
+        baseline = next(row.baseline for row in degraded.result.metrics if row.name == name)
+        assert baseline == pytest.approx(_metric(first.result, name))
     before = runs["served_before_degraded"]
     base = _serving_base(degraded.config)
     after = {v: _tree_digest(os.path.join(base, str(v))) for v in published_versions(base)}
