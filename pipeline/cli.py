@@ -259,8 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     overhead_bench = bench_commands.add_parser(
         "overhead", help="the pipeline's wall time against a plain TFRS script, and a cached re-run",
         description="On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same "
-                    "command twice more (the second re-evaluates against the model the first "
-                    "blessed, the third is all cached), and a plain script that fits and "
+                    "command again (all cached), and a plain script that fits and "
                     "evaluates the TFRS multitask tutorial's joint model, each timed as a "
                     "command from start to exit. About 6 minutes on 2 cores.")
     overhead_bench.add_argument("--shared-data", default="../shared/data",
