@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same "
                     "command again (all cached), and a plain script that fits and "
                     "evaluates the TFRS multitask tutorial's joint model, each timed as a "
-                    "command from start to exit. About 6 minutes on 2 cores.")
+                    "command from start to exit. About 4 minutes on 2 cores.")
     overhead_bench.add_argument("--shared-data", default="../shared/data",
                                 help="folder holding ml-100k/ as GroupLens ships it (default "
                                      "../shared/data)")
