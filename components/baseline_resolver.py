@@ -12,8 +12,12 @@ that trains nothing new resolves the same baseline as the run that trained
 the model, so the Evaluator and the Pusher come from the cache; a newly
 trained model is compared with the latest blessed one, as before.
 
-Kubeflow V2 compiles only TFX's built-in strategies into its artifact
-queries, so the Kubeflow pipeline keeps LatestBlessedModelStrategy.
+It needs the orchestrator to hand it this run's model alone, as the local
+runner (TFX's IR-based launcher) does. Kubeflow V2 compiles only TFX's
+built-in strategies into its artifact queries, and Airflow's launchers
+resolve a Resolver's inputs across every run of the pipeline, so both keep
+LatestBlessedModelStrategy; the strategy refuses more than one candidate
+rather than silently leaving out every model.
 """
 
 from __future__ import annotations
@@ -53,7 +57,13 @@ class LatestBlessedOtherModelStrategy(ResolverStrategy):
     def resolve_artifacts(self, store: mlmd.MetadataStore,
                           input_dict: Dict[str, List[types.Artifact]]
                           ) -> Optional[Dict[str, List[types.Artifact]]]:
-        resolved = latest_blessed_other_than(input_dict.get(CANDIDATE_KEY, []),
+        candidates = input_dict.get(CANDIDATE_KEY, [])
+        if len(candidates) > 1:
+            raise ValueError(
+                f"{type(self).__name__} needs this run's one model as {CANDIDATE_KEY!r}, got "
+                f"{len(candidates)}: this orchestrator resolves the channel across runs; build "
+                "the pipeline with baseline_excludes_candidate=False")
+        resolved = latest_blessed_other_than(candidates,
                                              input_dict.get(MODEL_KEY, []),
                                              input_dict.get(BLESSING_KEY, []))
-        return {CANDIDATE_KEY: list(input_dict.get(CANDIDATE_KEY, [])), **resolved}
+        return {CANDIDATE_KEY: list(candidates), **resolved}

@@ -33,5 +33,8 @@ def create_airflow_dag(config_path: Optional[str] = None):
         "catchup": False,
     }
     metadata = sqlite_metadata_connection_config(config.metadata_path)
+    # Airflow's launchers resolve a Resolver's inputs across every run of the
+    # pipeline, so the candidate channel would hold every model the Trainer
+    # ever made: keep TFX's built-in resolver (components/baseline_resolver.py).
     return AirflowDagRunner(AirflowPipelineConfig(airflow_config)).run(
-        create_pipeline(config, metadata))
+        create_pipeline(config, metadata, baseline_excludes_candidate=False))

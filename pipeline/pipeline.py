@@ -43,9 +43,9 @@ def create_pipeline(config: Config,
     `metadata_connection_config` is the runner's choice: SQLite for the local
     runner, None where the orchestrator provides ML Metadata (Vertex, Kubeflow).
     `baseline_excludes_candidate` picks the Evaluator's baseline: the latest
-    blessed model other than this run's (components/baseline_resolver.py), or,
-    where the orchestrator runs only TFX's built-in strategies (Kubeflow V2),
-    the latest blessed model.
+    blessed model other than this run's (components/baseline_resolver.py), or
+    the latest blessed model, for orchestrators that cannot give a Resolver
+    this run's model alone (Kubeflow V2, Airflow).
     """
     code_version = model_code_version()
     trainer_settings = config.trainer_settings()

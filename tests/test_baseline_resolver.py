@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tfx.components.evaluator import constants
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
@@ -52,3 +53,10 @@ def test_the_strategy_keeps_the_candidate_key():
     resolved = LatestBlessedOtherModelStrategy().resolve_artifacts(
         None, {CANDIDATE_KEY: [_model(12)], MODEL_KEY: MODELS, BLESSING_KEY: BLESSINGS})
     assert _ids(resolved) == {CANDIDATE_KEY: [12], MODEL_KEY: [7], BLESSING_KEY: [8]}
+
+
+def test_the_strategy_refuses_candidates_resolved_across_runs():
+    # Airflow's launchers would hand it every model the Trainer ever made.
+    with pytest.raises(ValueError, match="got 2: this orchestrator resolves the channel across"):
+        LatestBlessedOtherModelStrategy().resolve_artifacts(
+            None, {CANDIDATE_KEY: MODELS[:2], MODEL_KEY: MODELS, BLESSING_KEY: BLESSINGS})
