@@ -180,3 +180,35 @@ def test_duplicates_without_timestamps_keep_the_same_row_on_every_run():
     first = _deduplicate(rows)
     assert first == _deduplicate(list(reversed(rows)))
     assert len(first[0]) == 1 and first[1] == 2
+
+
+def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec) -> standard_artifacts.Examples:
+    examples = standard_artifacts.Examples()
+    examples.uri = uri
+    component = split_example_gen.create_example_gen(ratings_dir, "*.csv", spec)
+    split_example_gen.Executor().Do({}, {"examples": [examples]}, component.exec_properties)
+    return examples
+
+
+def _records(examples: standard_artifacts.Examples, split: str) -> list:
+    files = sorted(tf.io.gfile.glob(artifact_utils.get_split_uri([examples], split) + "/*.gz"))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_executor_writes_every_record_once_with_the_artifact_properties(tmp_path):
+    """The executor's own write (no Reshuffle): gzipped tf.train.Example TFRecords
+    with the properties downstream components read, the same files on every run."""
+    ratings = tmp_path / "ratings"
+    ratings.mkdir()
+    rows = [f"u{u},i{(u * 7 + k) % 97},{1 + (u + k) % 5},{1_600_000_000 + u * 100 + k}"
+            for u in range(300) for k in range(10)]
+    (ratings / "ratings.csv").write_text("user_id,item_id,rating,timestamp\n"
+                                         + "\n".join(rows) + "\n")
+    first = _run_executor(str(ratings), str(tmp_path / "first"), SplitSpec("random"))
+    second = _run_executor(str(ratings), str(tmp_path / "second"), SplitSpec("random"))
+    for split in ("train", "eval"):
+        assert _records(first, split) == _records(second, split)
+    assert len(_records(first, "train")) + len(_records(first, "eval")) == 3000
+    assert first.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
+    assert first.get_string_custom_property("file_format") == "tfrecords_gzip"
+    assert artifact_utils.decode_split_names(first.split_names) == ["train", "eval"]
