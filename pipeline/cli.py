@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="For each size, generates synthetic ratings (data/synthetic.py; kept in the "
                     "work folder), runs the whole pipeline from scratch with the gate open, and "
                     "records each component's time and peak memory. The table is rewritten "
-                    "after every size. 1M ratings take about 11 minutes on 2 cores.")
+                    "after every size. 1M ratings take about 10 minutes on 2 cores.")
     scale_bench.add_argument("--sizes", default="100000,1000000,10000000",
                              help="numbers of ratings, comma-separated (default "
                                   "100000,1000000,10000000)")
