@@ -32,8 +32,6 @@ from mtrec.serving.versions import published_versions
 
 COMPONENTS = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
               "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
-UPSTREAM_OF_EVALUATOR = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                         "Transform", "Trainer"]
 
 
 @dataclasses.dataclass

@@ -12,7 +12,6 @@ import tempfile
 import apache_beam as beam
 import pytest
 import tensorflow as tf
-from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
@@ -103,27 +102,33 @@ def test_spec_round_trips_through_exec_properties():
         SplitSpec("hash")
 
 
+def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec) -> standard_artifacts.Examples:
+    examples = standard_artifacts.Examples()
+    examples.uri = uri
+    component = split_example_gen.create_example_gen(ratings_dir, "*.csv", spec)
+    split_example_gen.Executor().Do({}, {"examples": [examples]}, component.exec_properties)
+    return examples
+
+
+def _records(examples: standard_artifacts.Examples, split: str) -> list:
+    files = sorted(tf.io.gfile.glob(artifact_utils.get_split_uri([examples], split) + "/*.gz"))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
 def test_executor_time_split_on_movielens(shared_data, tmp_path):
     """The real executor on ML-100K: no eval interaction precedes the recorded cutoff."""
     movielens.prepare("movielens-100k", str(shared_data / "ml-100k"), str(tmp_path / "data"),
                       side_features=False)
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    component = split_example_gen.create_example_gen(
-        str(tmp_path / "data" / "ratings"), "*.csv", SplitSpec("time", eval_fraction=0.2))
-    exec_properties = {**component.exec_properties,
-                       "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP}
-    split_example_gen.Executor().Do({}, {"examples": [examples]}, exec_properties)
+    examples = _run_executor(str(tmp_path / "data" / "ratings"), str(tmp_path / "examples"),
+                             SplitSpec("time", eval_fraction=0.2))
 
     recorded = json.loads(examples.get_string_custom_property("split"))
     cutoff = recorded["cutoff"]
     assert recorded["method"] == "time" and 874724710 < cutoff < 893286638
     timestamps = {}
     for split in ("train", "eval"):
-        files = tf.io.gfile.glob(artifact_utils.get_split_uri([examples], split) + "/*.gz")
-        records = tf.data.TFRecordDataset(files, compression_type="GZIP")
-        timestamps[split] = [tf.train.Example.FromString(r.numpy()).features.feature[
-            "timestamp"].int64_list.value[0] for r in records]
+        timestamps[split] = [tf.train.Example.FromString(record).features.feature[
+            "timestamp"].int64_list.value[0] for record in _records(examples, split)]
     assert len(timestamps["train"]) + len(timestamps["eval"]) == 100_000
     assert min(timestamps["eval"]) >= cutoff > max(timestamps["train"])
     assert 0.19 < len(timestamps["eval"]) / 100_000 < 0.21
@@ -180,19 +185,6 @@ def test_duplicates_without_timestamps_keep_the_same_row_on_every_run():
     first = _deduplicate(rows)
     assert first == _deduplicate(list(reversed(rows)))
     assert len(first[0]) == 1 and first[1] == 2
-
-
-def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec) -> standard_artifacts.Examples:
-    examples = standard_artifacts.Examples()
-    examples.uri = uri
-    component = split_example_gen.create_example_gen(ratings_dir, "*.csv", spec)
-    split_example_gen.Executor().Do({}, {"examples": [examples]}, component.exec_properties)
-    return examples
-
-
-def _records(examples: standard_artifacts.Examples, split: str) -> list:
-    files = sorted(tf.io.gfile.glob(artifact_utils.get_split_uri([examples], split) + "/*.gz"))
-    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
 def test_executor_writes_every_record_once_with_the_artifact_properties(tmp_path):
