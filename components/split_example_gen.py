@@ -46,6 +46,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
+from mtrec.components import record_counts
 from mtrec.pipeline.config import SPLIT_METHODS
 
 TRAIN_SPLIT = "train"
@@ -281,12 +282,36 @@ class Executor(csv_executor.Executor):
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
 
         with tf.io.gfile.GFile(self._duplicates_path) as handle:
-            examples.set_int_custom_property(DUPLICATES_PROPERTY, json.load(handle))
+            duplicates = json.load(handle)
+        _check_nothing_lost(exec_properties, input_config, examples, duplicates,
+                            self._beam_pipeline_args)
+        examples.set_int_custom_property(DUPLICATES_PROPERTY, duplicates)
         spec = SplitSpec.from_exec_properties(exec_properties)
         if spec.method == "time" and spec.cutoff is None:
             with tf.io.gfile.GFile(self._cutoff_path) as handle:
                 spec = dataclasses.replace(spec, cutoff=json.load(handle))
         examples.set_string_custom_property(SPLIT_PROPERTY, json.dumps(dataclasses.asdict(spec)))
+
+
+def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_gen_pb2.Input,
+                        examples: types.Artifact, duplicates: int, beam_args: List[str]) -> None:
+    """Raises unless the rows read equal the records written plus the duplicates
+    dropped, both counted outside Beam (record_counts.py says why)."""
+    (split,) = input_config.splits
+    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split.pattern)
+    read = record_counts.count_csv_records(sorted(tf.io.gfile.glob(pattern)))
+    written = sum(record_counts.count_gzip_tfrecords(path)
+                  for name in (TRAIN_SPLIT, EVAL_SPLIT)
+                  for path in tf.io.gfile.glob(
+                      os.path.join(artifact_utils.get_split_uri([examples], name), "*")))
+    if read != written + duplicates:
+        raise RuntimeError(
+            f"ExampleGen read {read:,} rows from {pattern} but wrote {written:,} examples and "
+            f"dropped {duplicates:,} duplicates: {read - written - duplicates:,} rows were lost "
+            f"in the Beam runner (Beam arguments: {' '.join(beam_args) or 'none'}). Nothing "
+            f"after ExampleGen ran. Beam's DirectRunner in multi-processing mode is known to "
+            f"lose rows of large inputs (docs/benchmarks.md); --set beam_mode=in_memory "
+            f"avoids it.")
 
 
 def create_example_gen(input_base: str, file_pattern: str, spec: SplitSpec

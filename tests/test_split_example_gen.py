@@ -102,11 +102,12 @@ def test_spec_round_trips_through_exec_properties():
         SplitSpec("hash")
 
 
-def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec) -> standard_artifacts.Examples:
+def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec,
+                  executor=split_example_gen.Executor) -> standard_artifacts.Examples:
     examples = standard_artifacts.Examples()
     examples.uri = uri
     component = split_example_gen.create_example_gen(ratings_dir, "*.csv", spec)
-    split_example_gen.Executor().Do({}, {"examples": [examples]}, component.exec_properties)
+    executor().Do({}, {"examples": [examples]}, component.exec_properties)
     return examples
 
 
@@ -187,20 +188,46 @@ def test_duplicates_without_timestamps_keep_the_same_row_on_every_run():
     assert len(first[0]) == 1 and first[1] == 2
 
 
+def _write_ratings(folder) -> str:
+    """3,000 distinct (user, item) ratings with timestamps in folder/ratings.csv."""
+    folder.mkdir()
+    rows = [f"u{u},i{(u * 7 + k) % 97},{1 + (u + k) % 5},{1_600_000_000 + u * 100 + k}"
+            for u in range(300) for k in range(10)]
+    (folder / "ratings.csv").write_text("user_id,item_id,rating,timestamp\n"
+                                        + "\n".join(rows) + "\n")
+    return str(folder)
+
+
 def test_executor_writes_every_record_once_with_the_artifact_properties(tmp_path):
     """The executor's own write (no Reshuffle): gzipped tf.train.Example TFRecords
     with the properties downstream components read, the same files on every run."""
-    ratings = tmp_path / "ratings"
-    ratings.mkdir()
-    rows = [f"u{u},i{(u * 7 + k) % 97},{1 + (u + k) % 5},{1_600_000_000 + u * 100 + k}"
-            for u in range(300) for k in range(10)]
-    (ratings / "ratings.csv").write_text("user_id,item_id,rating,timestamp\n"
-                                         + "\n".join(rows) + "\n")
-    first = _run_executor(str(ratings), str(tmp_path / "first"), SplitSpec("random"))
-    second = _run_executor(str(ratings), str(tmp_path / "second"), SplitSpec("random"))
+    ratings = _write_ratings(tmp_path / "ratings")
+    first = _run_executor(ratings, str(tmp_path / "first"), SplitSpec("random"))
+    second = _run_executor(ratings, str(tmp_path / "second"), SplitSpec("random"))
     for split in ("train", "eval"):
         assert _records(first, split) == _records(second, split)
     assert len(_records(first, "train")) + len(_records(first, "eval")) == 3000
     assert first.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     assert first.get_string_custom_property("file_format") == "tfrecords_gzip"
     assert artifact_utils.decode_split_names(first.split_names) == ["train", "eval"]
+
+
+class _LosingExecutor(split_example_gen.Executor):
+    """Loses user u7's ten eval-or-train records inside Beam, as the DirectRunner's
+    multi-processing mode lost rows of a 10M-rating file (record_counts.py)."""
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):
+        splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+        return {name: records | f"Lose[{name}]" >> beam.Filter(
+                    lambda record: b"\n\x02u7" not in record)  # the user_id bytes of u7
+                for name, records in splits.items()}
+
+
+def test_executor_fails_naming_the_count_when_rows_are_lost(tmp_path):
+    ratings = _write_ratings(tmp_path / "ratings")
+    with pytest.raises(RuntimeError) as error:
+        _run_executor(ratings, str(tmp_path / "examples"), SplitSpec("random"),
+                      executor=_LosingExecutor)
+    message = str(error.value)
+    assert "read 3,000 rows" in message and "wrote 2,990 examples" in message, message
+    assert "10 rows were lost" in message and os.path.join(ratings, "*.csv") in message
