@@ -17,6 +17,8 @@ from typing import List
 from mtrec.pipeline.config import Config
 
 AUTO_MULTI_PROCESSING_BYTES = 64 * 1024 * 1024
+# Imported by every worker process as it starts; see beam_worker_plugin.py.
+WORKER_PLUGIN = "mtrec.pipeline.beam_worker_plugin"
 
 
 def _input_bytes(config: Config) -> int:
@@ -34,13 +36,17 @@ def direct_running_mode(config: Config) -> str:
 
 
 def beam_args(config: Config) -> List[str]:
-    """config.beam_args, plus the DirectRunner mode unless a runner or mode is given."""
+    """config.beam_args, plus the DirectRunner mode unless a runner or mode is
+    given, plus the worker plugin wherever the DirectRunner starts workers."""
     args = list(config.beam_args)
     explicit = any(a.startswith(("--runner", "--direct_running_mode")) for a in args)
-    if explicit:
-        return args
-    mode = direct_running_mode(config)
-    args.append(f"--direct_running_mode={mode}")
-    if mode == "multi_processing":
-        args.append("--direct_num_workers=0")  # one worker per core
+    if not explicit:
+        mode = direct_running_mode(config)
+        args.append(f"--direct_running_mode={mode}")
+        if mode == "multi_processing":
+            args.append("--direct_num_workers=0")  # one worker per core
+    on_direct_workers = ("--direct_running_mode=multi_processing" in args
+                         and not any(a.startswith("--runner") for a in args))
+    if on_direct_workers:
+        args.append(f"--beam_plugins={WORKER_PLUGIN}")
     return args

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import pathlib
 
-from apache_beam.utils import shared
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
-from mtrec.pipeline import beam_options
+from mtrec.pipeline import beam_keepalive, beam_options
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.pipeline import create_pipeline
 
@@ -41,15 +39,5 @@ def run_local(config: Config) -> Config:
     try:
         LocalDagRunner().run(create_pipeline(config, metadata))
     finally:
-        _release_what_beam_keeps_alive()
+        beam_keepalive.release()  # or the run ends with TensorFlow tracebacks
     return config
-
-
-def _release_what_beam_keeps_alive() -> None:
-    """Drops the one object Beam's `shared` module holds after its last user
-    (`_SharedMap._keepalive`, apache_beam/utils/shared.py): here the models the
-    Evaluator loaded. Held until interpreter shutdown, their TensorFlow
-    functions were freed after TensorFlow's own registry, and every run ended
-    with 'Exception ignored in AtomicFunction.__del__' tracebacks."""
-    shared._shared_map._keepalive = (None, None)
-    gc.collect()  # the loaded models hold reference cycles
