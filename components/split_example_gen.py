@@ -17,6 +17,9 @@ the latest timestamp (rows without a timestamp count as oldest; ties, and
 files with no timestamp column, keep the row whose serialized record sorts
 last, so the choice is the same on every run and runner). The number dropped
 is set on the Examples artifact as the custom property `duplicates_dropped`.
+After writing, the executor checks, outside Beam, that the records written
+plus the duplicates dropped equal the rows read, and fails otherwise
+(record_counts.py).
 
 The policy travels in ExampleGen's `custom_config` (a Struct packed in its
 Any), so it is part of the cache key and recorded in ML Metadata; the

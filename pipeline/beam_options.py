@@ -1,38 +1,23 @@
 """The Beam options the local runners pass to the data components.
 
-The DirectRunner runs in one of two modes. Multi-processing uses every core
-but starts worker processes (each imports TensorFlow) for every Beam stage:
-measured on the 9,640-rating sample with 2 cores, 86 s for the whole pipeline
-against 49 s in memory. So `beam_mode = "auto"` picks multi-processing only
-for inputs over AUTO_MULTI_PROCESSING_BYTES. Options given explicitly in
+The DirectRunner runs in memory, in one process, unless `beam_mode` or an
+explicit `--direct_running_mode` asks for multi-processing. Multi-processing
+uses every core, but on a 10M-rating CSV it lost 1.6% and 10% of ExampleGen's
+rows in two runs of two, with no error, where the in-memory mode kept all
+10,000,000 (docs/benchmarks.md, "Rows lost in multi-processing mode").
+ExampleGen now fails when rows go missing (components/record_counts.py), so a
+run in that mode either keeps every row or stops. Options given explicitly in
 `beam_args` (a --runner or a --direct_running_mode) always win.
 """
 
 from __future__ import annotations
 
-import glob
-import os
 from typing import List
 
 from mtrec.pipeline.config import Config
 
-AUTO_MULTI_PROCESSING_BYTES = 64 * 1024 * 1024
 # Imported by every worker process as it starts; see beam_worker_plugin.py.
 WORKER_PLUGIN = "mtrec.pipeline.beam_worker_plugin"
-
-
-def _input_bytes(config: Config) -> int:
-    if "://" in config.data.ratings_dir:
-        return 0
-    files = glob.glob(os.path.join(config.data.ratings_dir, config.data.file_pattern))
-    return sum(os.path.getsize(path) for path in files)
-
-
-def direct_running_mode(config: Config) -> str:
-    """'multi_processing' or 'in_memory', resolving 'auto' from the input size."""
-    if config.beam_mode != "auto":
-        return config.beam_mode
-    return "multi_processing" if _input_bytes(config) > AUTO_MULTI_PROCESSING_BYTES else "in_memory"
 
 
 def beam_args(config: Config) -> List[str]:
@@ -41,9 +26,8 @@ def beam_args(config: Config) -> List[str]:
     args = list(config.beam_args)
     explicit = any(a.startswith(("--runner", "--direct_running_mode")) for a in args)
     if not explicit:
-        mode = direct_running_mode(config)
-        args.append(f"--direct_running_mode={mode}")
-        if mode == "multi_processing":
+        args.append(f"--direct_running_mode={config.beam_mode}")
+        if config.beam_mode == "multi_processing":
             args.append("--direct_num_workers=0")  # one worker per core
     on_direct_workers = ("--direct_running_mode=multi_processing" in args
                          and not any(a.startswith("--runner") for a in args))

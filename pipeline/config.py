@@ -24,7 +24,7 @@ from mtrec.trainer_module.features import (ITEM_SIDE_FEATURES, TOP_K_VALUES, USE
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 OBJECTIVES = ("joint", "retrieval", "rating")
 SPLIT_METHODS = ("random", "time", "last_n")
-BEAM_MODES = ("auto", "in_memory", "multi_processing")
+BEAM_MODES = ("in_memory", "multi_processing")
 
 
 class ConfigError(UserFacingError, ValueError):
@@ -131,7 +131,7 @@ class Config:
     pipeline_name: str = "mtrec"
     pipeline_root: str = "mtrec_output/pipeline"
     beam_args: List[str] = dataclasses.field(default_factory=list)
-    beam_mode: str = "auto"  # DirectRunner: auto | in_memory | multi_processing (see beam_options.py)
+    beam_mode: str = "in_memory"  # DirectRunner: in_memory | multi_processing (see beam_options.py)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)

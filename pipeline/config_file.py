@@ -19,8 +19,8 @@ DESCRIPTIONS: Dict[str, str] = {
     "pipeline_name": "pipeline name in ML Metadata (letters, digits, '-', '_')",
     "pipeline_root": "pipeline artifacts and ML Metadata (metadata.sqlite)",
     "beam_args": "Apache Beam pipeline options for the data components",
-    "beam_mode": "local DirectRunner: auto | in_memory | multi_processing (auto: "
-                 "multi-processing for inputs over 64 MB)",
+    "beam_mode": "local DirectRunner: in_memory | multi_processing (all cores, but it "
+                 "lost rows of a 10M-rating input: docs/benchmarks.md)",
     "data.ratings_dir": "folder of ratings CSVs (user_id, item_id[, rating, timestamp, ...]); "
                         "default: the embedded sample",
     "data.file_pattern": "which files in ratings_dir to read",
