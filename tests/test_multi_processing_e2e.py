@@ -1,5 +1,5 @@
-"""The pipeline on the DirectRunner's worker processes, the local default for
-inputs over 64 MB (pipeline/beam_options.py). Its data components run in worker
+"""The pipeline on the DirectRunner's worker processes (`beam_mode =
+"multi_processing"`, pipeline/beam_options.py). Its data components run in worker
 processes that import Beam, the Google client libraries and TensorFlow on
 their own: the sample must run through to a pushed model, and the workers
 print neither the client libraries' Python-version warnings (pipeline/env.py)
