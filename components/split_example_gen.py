@@ -277,9 +277,7 @@ class Executor(csv_executor.Executor):
         with self._make_beam_pipeline() as pipeline:
             for name, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
                 _ = records | f"WriteSplit[{name}]" >> beam.io.WriteToTFRecord(
-                    os.path.join(artifact_utils.get_split_uri([examples], name),
-                                 write_split.DEFAULT_FILE_NAME),
-                    file_name_suffix=".gz")
+                    _split_file_prefix(examples, name), file_name_suffix=".gz")
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
@@ -296,6 +294,12 @@ class Executor(csv_executor.Executor):
         examples.set_string_custom_property(SPLIT_PROPERTY, json.dumps(dataclasses.asdict(spec)))
 
 
+def _split_file_prefix(examples: types.Artifact, split: str) -> str:
+    """Where Do() writes a split's gzipped TFRecord shards, and the check reads them."""
+    return os.path.join(artifact_utils.get_split_uri([examples], split),
+                        write_split.DEFAULT_FILE_NAME)
+
+
 def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_gen_pb2.Input,
                         examples: types.Artifact, duplicates: int, beam_args: List[str]) -> None:
     """Raises unless the rows read equal the records written plus the duplicates
@@ -305,8 +309,7 @@ def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_g
     read = record_counts.count_csv_records(sorted(tf.io.gfile.glob(pattern)))
     written = sum(record_counts.count_gzip_tfrecords(path)
                   for name in (TRAIN_SPLIT, EVAL_SPLIT)
-                  for path in tf.io.gfile.glob(
-                      os.path.join(artifact_utils.get_split_uri([examples], name), "*")))
+                  for path in tf.io.gfile.glob(_split_file_prefix(examples, name) + "*.gz"))
     if read != written + duplicates:
         raise RuntimeError(
             f"ExampleGen read {read:,} rows from {pattern} but wrote {written:,} examples and "
