@@ -11,7 +11,9 @@ PLUGIN = "--beam_plugins=mtrec.pipeline.beam_worker_plugin"
 def test_in_memory_by_default_whatever_the_input_size(tmp_path):
     """Multi-processing lost rows of a 10M-rating input (beam_options.py), so no
     input size switches to it."""
-    (tmp_path / "big.csv").write_bytes(b"user_id,item_id,rating\n" + b"u1,i1,5\n" * 10_000_000)
+    with open(tmp_path / "big.csv", "wb") as big_file:  # 80 MB, sparse: nothing written
+        big_file.write(b"user_id,item_id,rating\n")
+        big_file.truncate(80 * 1024 * 1024)
     big = load_config(overrides={"data.ratings_dir": str(tmp_path)})
     assert beam_options.beam_args(load_config()) == beam_options.beam_args(big) == [
         "--direct_running_mode=in_memory"]
