@@ -1,4 +1,4 @@
-"""Reference models every quality table shows beside the project's (DESIGN.md §5).
+"""Reference models every quality table shows beside the project's.
 
 Each is fitted on the training split only and scores with the definitions in
 ranking.py. Users or items unseen in training (index num_users / num_items)

@@ -41,9 +41,10 @@ class TimedRun:
 
 def run_metrics(pipeline_root: str) -> Dict[str, float]:
     """The Evaluator's metrics of the newest run under `pipeline_root`."""
-    from mtrec.pipeline.results import read_run
+    from mtrec.pipeline.config import metadata_path
+    from mtrec.pipeline.runs.results import read_run
 
-    run = read_run(os.path.join(pipeline_root, "metadata.sqlite"))
+    run = read_run(metadata_path(pipeline_root))
     return {row.name: row.value for row in run.metrics}
 
 

@@ -184,11 +184,11 @@ def pipeline_results(dataset: Dataset, data_dir: str, work_dir: str,
                      sweep: Sequence[Tuple[float, float]], progress=print
                      ) -> Tuple[List[ModelResult], Split]:
     """Runs the real pipeline once per weighting; returns its models and the split."""
-    from mtrec.pipeline.local_runner import run_local
-    from mtrec.pipeline.results import EXAMPLES, MODEL, read_run
+    from mtrec.pipeline.runners.local import run_local
+    from mtrec.pipeline.runs.results import EXAMPLES, MODEL, read_run
 
     results, split = [], None
-    default = load_config(REPO / dataset.preset).model.loss_weights()
+    default = load_config(REPO / dataset.preset).model.preset_weights()
     for weights in sweep:
         config = load_config(REPO / dataset.preset, {
             "data.ratings_dir": os.path.join(data_dir, "ratings"),
@@ -297,7 +297,7 @@ def run(datasets: Sequence[str], shared_data: str, work_dir: str, output: str,
         "## Model quality (`mtrec bench quality`)\n\n"
         f"Run on {datetime.date.today()} on {report.machine()}. Each dataset's split is the "
         "pipeline's (random 80/20, seed 42); every row is fitted on its training part and "
-        "evaluated on its held-out part. Metrics: DESIGN.md §5 (top-K per held-out "
+        "evaluated on its held-out part. Metrics: as defined in [pipeline.md](pipeline.md#metrics) (top-K per held-out "
         "interaction; Recall@10 and NDCG@10 per user, seen items excluded). The project's "
         "rows are whole `mtrec run`s of the dataset's preset with the loss weights shown "
         "(retrieval, rating); their seconds are the whole pipeline, upstream components "

@@ -1,4 +1,4 @@
-"""Ranking metrics of DESIGN.md §5, in NumPy, for any model that scores the corpus.
+"""Ranking metrics (docs/pipeline.md#metrics) in NumPy, for any model that scores the corpus.
 
 The pipeline's Evaluator computes top-K accuracy in TFMA from the exported
 model; the quality benchmark also needs it for baselines that are not TFX

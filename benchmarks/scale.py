@@ -19,7 +19,7 @@ import datetime
 import json
 import os
 import shutil
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Sequence
 
 from mtrec.benchmarks import pipeline_timing, report
 from mtrec.data import synthetic

@@ -4,8 +4,8 @@ TFX's LatestBlessedModelStrategy resolves before the Trainer and returns the
 latest blessed model whatever the Trainer then produces. After a blessed run,
 an unchanged re-run therefore hands the Evaluator its own candidate as the
 baseline: the Evaluator's inputs differ from the first run's, so it is not
-cached, and it spends its time comparing a model with itself (43 of the 58 s
-of a second ML-100K run, docs/benchmarks.md).
+cached, and it spends its time comparing a model with itself, most of an
+unchanged re-run's time (measured: docs/benchmarks.md).
 
 This strategy runs after the Trainer and leaves the candidate out. A re-run
 that trains nothing new resolves the same baseline as the run that trained

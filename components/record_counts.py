@@ -1,11 +1,11 @@
 """Counts records with plain Python, outside Beam, so that ExampleGen can check
 that it wrote every row it read.
 
-Why: on a 10M-rating CSV, Beam's DirectRunner in multi-processing mode lost
-1.6% and 10% of the rows in ExampleGen's first stage, in two runs of two, with
-no error; every later component then ran on what was left (docs/benchmarks.md,
-"Rows lost in multi-processing mode"). A count taken inside the same Beam
-pipeline could miss the same rows, so neither count here uses Beam.
+Why: on a large CSV, Beam's DirectRunner in multi-processing mode can lose
+rows in ExampleGen's first stage with no error, and every later component
+would then run on what was left (docs/benchmarks.md, "Rows lost in
+multi-processing mode"). A count taken inside the same Beam pipeline could
+miss the same rows, so neither count here uses Beam.
 """
 
 from __future__ import annotations

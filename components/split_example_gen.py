@@ -37,7 +37,6 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import json_format, struct_pb2
 from tfx import types
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
@@ -50,7 +49,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from mtrec.components import record_counts
-from mtrec.pipeline.config import SPLIT_METHODS
+from mtrec.components.split_spec import SplitSpec
+
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
@@ -59,45 +59,6 @@ DUPLICATES_PROPERTY = "duplicates_dropped"  # custom property of the Examples ar
 _CUTOFF_FILE = "split_cutoff.json"  # written by the Beam pipeline, read back by Do()
 _DUPLICATES_FILE = "duplicates_dropped.json"  # likewise
 _QUANTILES = 1000  # resolution of the computed time cutoff: 0.1% of the interactions
-
-
-@dataclasses.dataclass(frozen=True)
-class SplitSpec:
-    """How interactions are divided into the train and eval splits."""
-
-    method: str = "random"
-    eval_fraction: float = 0.2  # random, and time when no cutoff is given
-    seed: int = 42  # random
-    cutoff: Optional[int] = None  # time: unix seconds; None = the quantile of eval_fraction
-    eval_per_user: int = 1  # last_n
-    user_column: str = "user_id"
-    item_column: str = "item_id"
-    timestamp_column: str = "timestamp"
-
-    def __post_init__(self):
-        if self.method not in SPLIT_METHODS:
-            raise ValueError(f"split method must be one of {SPLIT_METHODS}, got {self.method!r}")
-
-    def to_custom_config(self) -> example_gen_pb2.CustomConfig:
-        values = struct_pb2.Struct()
-        values.update({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
-        config = example_gen_pb2.CustomConfig()
-        config.custom_config.Pack(values)
-        return config
-
-    @classmethod
-    def from_exec_properties(cls, exec_properties: Dict[str, Any]) -> "SplitSpec":
-        config = example_gen_pb2.CustomConfig()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
-                                  config)
-        values = struct_pb2.Struct()
-        if not config.custom_config.Unpack(values):
-            raise ValueError(f"ExampleGen custom_config is not a split spec: {config}")
-        fields = json_format.MessageToDict(values)
-        for name in ("seed", "cutoff", "eval_per_user"):  # Struct numbers are doubles
-            if name in fields:
-                fields[name] = int(fields[name])
-        return cls(**fields)
 
 
 def _single_value(example: tf.train.Example, name: str):
@@ -248,9 +209,10 @@ class Executor(csv_executor.Executor):
         """The base ExampleGen's Do without its Reshuffle before each split's write.
 
         DropDuplicates' GroupByKey already redistributes the records (and breaks
-        fusion on distributed runners); the second shuffle cost about a quarter
-        of ExampleGen's Beam time on ML-100K. Records are written as gzipped
-        TFRecords of tf.train.Examples, as the base executor writes them.
+        fusion on distributed runners); the second shuffle was a sizeable share
+        of ExampleGen's Beam time (measured: docs/benchmarks.md). Records are
+        written as gzipped TFRecords of tf.train.Examples, as the base executor
+        writes them.
         """
         self._log_startup(input_dict, output_dict, exec_properties)
         payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)

@@ -37,7 +37,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
-from mtrec.pipeline.errors import UserFacingError
+from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.trainer_module.features import ITEM_ID, RATING, USER_ID
 
 CONSTRAINTS_KEY = "constraints"

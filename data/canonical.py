@@ -1,4 +1,4 @@
-"""Writes the canonical files every dataset reader produces (DESIGN.md §4).
+"""Writes the canonical files every dataset reader produces (columns: docs/datasets.md).
 
     <output>/ratings/ratings.csv   user_id,item_id[,rating][,timestamp][,title,genres][,review_summary]
     <output>/items.csv             item_id,title,genres   (when the dataset has item titles)
@@ -19,7 +19,7 @@ import math
 import pathlib
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
-from mtrec.pipeline.errors import UserFacingError
+from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.trainer_module.features import (GENRES, ITEM_ID, RATING, REVIEW_SUMMARY, TIMESTAMP,
                                            TITLE, USER_ID)
 

@@ -31,7 +31,7 @@ from typing import BinaryIO, Optional, Union
 from rich import progress as rich_progress
 from rich.console import Console
 
-from mtrec.pipeline.errors import UserFacingError
+from mtrec.pipeline.runtime.errors import UserFacingError
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 VERIFIED_MARK = ".mtrec-verified"

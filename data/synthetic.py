@@ -17,7 +17,7 @@ from a users x items probability matrix: fine for 600 x 800, impossible for
 Sizes follow MovieLens's shape: about 50 ratings per user and 100 per item
 (~100,000 items at 10M ratings). (user, item) pairs are unique, so the
 pipeline's duplicate policy drops nothing and the row count is exact.
-Memory stays at a few hundred bytes per rating; 10M rows take about a minute.
+Memory stays at a few hundred bytes per rating.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The pipeline: config, `create_pipeline`, runners, results and the `mtrec` CLI."""
+"""The pipeline: its config and DAG (this folder), the runners (`runners/`),
+reading runs back (`runs/`), the `mtrec` CLI (`cli/`) and the runtime layer
+every process loads first (`runtime/`). docs/architecture.md maps them."""
 
-from mtrec.pipeline import env as _env
-
-_env.configure()  # before anything below imports TensorFlow (see env.py)
+import mtrec.pipeline.runtime  # noqa: F401  (Keras 2 before TensorFlow loads: runtime/env.py)

@@ -1,7 +1,9 @@
 """The run configuration: one object, loaded from TOML and overridden by flags.
 
 Every setting a run needs lives here, grouped by the part of the pipeline it
-drives. Unknown keys, wrong types and out-of-range values raise `ConfigError`
+drives, and each is documented once, on its field (`help`); `mtrec init`,
+docs/configuration.md and `mtrec config show` are generated from these
+fields. Unknown keys, wrong types and out-of-range values raise `ConfigError`
 with the offending key named.
 """
 
@@ -12,72 +14,116 @@ import datetime
 import math
 import pathlib
 import typing
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import tomli
 
+from mtrec.components.split_spec import SPLIT_METHODS, SplitSpec
 from mtrec.data.canonical import unix_seconds
-from mtrec.pipeline.errors import UserFacingError
+from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.trainer_module.features import (ITEM_SIDE_FEATURES, TOP_K_VALUES, USER_SIDE_FEATURES,
                                            top_k_metric_name)
+from mtrec.trainer_module.settings import TrainingSettings
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample"
 OBJECTIVES = ("joint", "retrieval", "rating")
-SPLIT_METHODS = ("random", "time", "last_n")
+# (retrieval, rating) loss weights of each objective; see docs/benchmarks.md for
+# how the joint weighting was chosen.
+OBJECTIVE_WEIGHTS = {"joint": (1.0, 0.1), "retrieval": (1.0, 0.0), "rating": (0.0, 1.0)}
 BEAM_MODES = ("in_memory", "multi_processing")
+METADATA_FILE = "metadata.sqlite"
 
 
 class ConfigError(UserFacingError, ValueError):
     """A configuration value is missing, unknown, mistyped or out of range."""
 
 
+def metadata_path(pipeline_root: str) -> str:
+    """The ML Metadata SQLite file the local and Airflow runners keep under a pipeline root."""
+    return str(pathlib.Path(pipeline_root) / METADATA_FILE)
+
+
+def _quoted(names) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str,
+            factory: Optional[Callable[[], Any]] = None) -> Any:
+    """A config field with its one description (read by config_file.py)."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclasses.dataclass
 class DataConfig:
     """Where the ratings are and how they are split."""
 
-    ratings_dir: str = str(SAMPLE_DIR / "ratings")  # CsvExampleGen reads every matching file here
-    file_pattern: str = "*.csv"
-    items_file: str = str(SAMPLE_DIR / "items.csv")  # item_id,title[,...]; "" for none
-    has_ratings: bool = True  # False for implicit-only data: retrieval only, no RMSE gate
-    rating_min: float = 0.5  # ratings outside [rating_min, rating_max] stop the run
-    rating_max: float = 5.0
-    split: str = "random"  # random | time | last_n (components/split_example_gen.py)
-    eval_fraction: float = 0.2  # random; time when split_cutoff is unset
-    split_seed: int = 42  # random
-    split_cutoff: str = ""  # time: ISO date or unix seconds; "" = newest eval_fraction is eval
-    eval_per_user: int = 1  # last_n: each user's newest N interactions are eval
+    ratings_dir: str = setting(str(SAMPLE_DIR / "ratings"), help=(
+        "folder of ratings CSVs (user_id, item_id[, rating, timestamp, ...]); CsvExampleGen "
+        "reads every file matching file_pattern; default: the embedded sample"))
+    file_pattern: str = setting("*.csv", help="which files in ratings_dir to read")
+    items_file: str = setting(str(SAMPLE_DIR / "items.csv"), help=(
+        "item_id,title[,genres] CSV, titles for recommendations; \"\" for none; "
+        "default: the sample's items.csv"))
+    has_ratings: bool = setting(True, help=(
+        "false for implicit data (clicks, views): retrieval only, no RMSE gate"))
+    rating_min: float = setting(0.5, help=(
+        "lowest valid rating; a rating below it stops the run before any component"))
+    rating_max: float = setting(5.0, help=(
+        "highest valid rating; a rating above it stops the run before any component"))
+    split: str = setting("random", help=(
+        "how the eval split is held out: random | time | last_n "
+        "(components/split_example_gen.py)"))
+    eval_fraction: float = setting(0.2, help=(
+        "share held out (random; time without split_cutoff)"))
+    split_seed: int = setting(42, help="seed of the random split")
+    split_cutoff: str = setting("", help=(
+        "time: unix seconds or an ISO date (UTC); \"\" = hold out the newest eval_fraction"))
+    eval_per_user: int = setting(1, help="last_n: each user's newest N interactions held out")
 
     def split_cutoff_seconds(self) -> Optional[int]:
         """split_cutoff as unix seconds (an ISO date without a zone is UTC); None if unset."""
         return unix_seconds(self.split_cutoff) if self.split_cutoff else None
+
+    def split_spec(self) -> SplitSpec:
+        """The split policy ExampleGen applies."""
+        return SplitSpec(method=self.split, eval_fraction=self.eval_fraction,
+                         seed=self.split_seed, cutoff=self.split_cutoff_seconds(),
+                         eval_per_user=self.eval_per_user)
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """The multi-task model and its training."""
 
-    objective: str = "joint"  # joint | retrieval | rating (loss-weight presets)
-    retrieval_weight: Optional[float] = None  # overrides the preset's weight
-    rating_weight: Optional[float] = None  # overrides the preset's weight
-    embedding_dim: int = 64  # 32 -> 64: +0.004-0.01 top-100 on ML-100K (docs/benchmarks.md)
-    rating_hidden_units: List[int] = dataclasses.field(default_factory=lambda: [64, 32])
-    epochs: int = 10
-    batch_size: int = 512
-    learning_rate: float = 0.1
-    # On every id embedding and bias: without it both tasks overfit after ~5
-    # epochs; 0.05 measured best on ML-100K and ml-latest-small (docs/benchmarks.md).
-    l2_regularization: float = 0.05
-    temperature: float = 1.0
-    sampling_correction: bool = True  # logQ correction of in-batch negatives
-    seed: int = 42
-    item_features: List[str] = dataclasses.field(default_factory=list)  # subset of title, genres, timestamp
-    user_features: List[str] = dataclasses.field(default_factory=list)  # subset of review_summary, timestamp
+    objective: str = setting("joint", help=(
+        "loss-weight preset, (retrieval, rating): joint (1, 0.1) | retrieval (1, 0) | "
+        "rating (0, 1)"))
+    retrieval_weight: Optional[float] = setting(None, help=(
+        "overrides the preset's retrieval loss weight"))
+    rating_weight: Optional[float] = setting(None, help=(
+        "overrides the preset's rating loss weight"))
+    embedding_dim: int = setting(64, help="size of the user and item embeddings")
+    rating_hidden_units: List[int] = setting(factory=lambda: [64, 32], help=(
+        "rating MLP layer sizes"))
+    epochs: int = setting(10, help="training epochs (0 trains nothing: useful to test the gate)")
+    batch_size: int = setting(512, help="batch size, also the number of in-batch negatives")
+    learning_rate: float = setting(0.1, help="Adagrad learning rate")
+    l2_regularization: float = setting(0.05, help=(
+        "L2 on the id embedding rows and rating biases a batch uses; without it both tasks "
+        "overfit within a few epochs"))
+    temperature: float = setting(1.0, help="softmax temperature of the retrieval task")
+    sampling_correction: bool = setting(True, help="logQ correction of in-batch negatives")
+    seed: int = setting(42, help="random seed (initialisation, shuffling)")
+    item_features: List[str] = setting(factory=list, help=(
+        f"item side features: any of {_quoted(ITEM_SIDE_FEATURES)}"))
+    user_features: List[str] = setting(factory=list, help=(
+        f"user side features: any of {_quoted(USER_SIDE_FEATURES)}"))
 
-    def loss_weights(self) -> Tuple[float, float]:
-        """(retrieval, rating) weights: the preset, then any explicit override."""
-        # joint: rating at 0.1 beat 0.3 on both top-K and RMSE on ML-100K and
-        # ml-latest-small (docs/benchmarks.md, `mtrec bench quality`).
-        preset = {"joint": (1.0, 0.1), "retrieval": (1.0, 0.0), "rating": (0.0, 1.0)}[self.objective]
+    def preset_weights(self) -> Tuple[float, float]:
+        """(retrieval, rating) weights: the objective's preset, then any explicit override."""
+        preset = OBJECTIVE_WEIGHTS[self.objective]
         retrieval = preset[0] if self.retrieval_weight is None else self.retrieval_weight
         rating = preset[1] if self.rating_weight is None else self.rating_weight
         return retrieval, rating
@@ -87,51 +133,63 @@ class ModelConfig:
 class GateConfig:
     """Evaluator thresholds: absolute bounds and allowed change against the baseline."""
 
-    top_k_metric: str = "top_100_accuracy_seen_excluded"
-    min_top_k_accuracy: float = 0.60
-    max_top_k_accuracy_drop: float = 0.02  # vs the last blessed model
-    # Ranking a held-out interaction scores the whole corpus, so ranking every
-    # one costs interactions x items: quadratic in the data. Top-K is measured
-    # on the held-out interactions of a fixed hash sample of at most this many
-    # users (every user when there are fewer): linear, and exact on MovieLens.
-    top_k_max_users: int = 20_000
-    max_rmse: float = 0.90
-    max_rmse_increase: float = 0.02  # vs the last blessed model
+    top_k_metric: str = setting("top_100_accuracy_seen_excluded", help=(
+        "the top-K metric the gate uses, e.g. top_10_accuracy_seen_excluded"))
+    min_top_k_accuracy: float = setting(0.60, help="its lower bound")
+    max_top_k_accuracy_drop: float = setting(0.02, help=(
+        "allowed drop against the last blessed model"))
+    top_k_max_users: int = setting(20_000, help=(
+        "top-K is measured on the held-out interactions of a fixed hash sample of at most "
+        "this many users (every user when fewer), since ranking the whole corpus for each "
+        "costs users x items"))
+    max_rmse: float = setting(0.90, help="upper bound on RMSE")
+    max_rmse_increase: float = setting(0.02, help="allowed rise against the last blessed model")
 
 
 @dataclasses.dataclass
 class ServingConfig:
     """Where blessed models are pushed and how many items the model returns."""
 
-    serving_dir: str = "mtrec_output/serving"
-    model_name: str = "recommender"
-    max_k: int = 100
-    min_index_recall: float = 0.95  # the Pusher refuses an index less accurate than this
+    serving_dir: str = setting("mtrec_output/serving", help="where blessed models are pushed")
+    model_name: str = setting("recommender", help="folder name under serving_dir")
+    max_k: int = setting(100, help="items the model's recommend signatures return")
+    min_index_recall: float = setting(0.95, help=(
+        "the Pusher refuses a ScaNN index with lower recall@max_k against exact search"))
 
 
 @dataclasses.dataclass
 class KubeflowConfig:
     """Kubeflow Pipelines v2 / Vertex AI Pipelines: the container every component runs in."""
 
-    image: str = "mtrec:latest"  # built from the repository's Dockerfile and pushed to a registry
+    image: str = setting("mtrec:latest", help=(
+        "container image every component runs in on Kubeflow / Vertex, built from the "
+        "repository's Dockerfile and pushed to a registry"))
 
 
 @dataclasses.dataclass
 class AirflowConfig:
-    """The Airflow DAG's schedule (pipeline/airflow_dag.py)."""
+    """The Airflow DAG's schedule (pipeline/runners/airflow_dag.py)."""
 
-    schedule: str = "@daily"  # a cron expression or preset; "" for manual runs only
-    start_date: str = "2024-01-01"  # ISO date; past runs are not caught up
+    schedule: str = setting("@daily", help=(
+        "the Airflow DAG's schedule (cron or preset); \"\" for manual runs only"))
+    start_date: str = setting("2024-01-01", help=(
+        "the DAG's start date (ISO); past runs are not caught up"))
 
 
 @dataclasses.dataclass
 class Config:
     """Everything one pipeline run needs."""
 
-    pipeline_name: str = "mtrec"
-    pipeline_root: str = "mtrec_output/pipeline"
-    beam_args: List[str] = dataclasses.field(default_factory=list)
-    beam_mode: str = "in_memory"  # DirectRunner: in_memory | multi_processing (see beam_options.py)
+    pipeline_name: str = setting("mtrec", help=(
+        "pipeline name in ML Metadata (letters, digits, '-', '_')"))
+    pipeline_root: str = setting("mtrec_output/pipeline", help=(
+        f"pipeline artifacts and ML Metadata ({METADATA_FILE})"))
+    beam_args: List[str] = setting(factory=list, help=(
+        "Apache Beam pipeline options for the data components"))
+    beam_mode: str = setting("in_memory", help=(
+        "local DirectRunner: in_memory (one process) | multi_processing (all cores, but it "
+        "lost rows of a 10M-rating input, which ExampleGen then refuses: "
+        "docs/orchestrators.md)"))
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
@@ -141,7 +199,13 @@ class Config:
 
     @property
     def metadata_path(self) -> str:
-        return str(pathlib.Path(self.pipeline_root) / "metadata.sqlite")
+        return metadata_path(self.pipeline_root)
+
+    def loss_weights(self) -> Tuple[float, float]:
+        """The (retrieval, rating) weights a run trains with: the model's preset and
+        overrides, with the rating task off when the data has no ratings."""
+        retrieval, rating = self.model.preset_weights()
+        return retrieval, (rating if self.data.has_ratings else 0.0)
 
     def validate(self) -> "Config":
         """Checks ranges and cross-field rules; returns self."""
@@ -164,9 +228,7 @@ class Config:
         for name in ("retrieval_weight", "rating_weight"):
             value = getattr(m, name)
             _check(value is None or value >= 0, f"model.{name}", f"must be >= 0, got {value}")
-        retrieval, rating = m.loss_weights()
-        if not self.data.has_ratings:
-            rating = 0.0
+        retrieval, rating = self.loss_weights()
         _check(retrieval + rating > 0, "model", "the loss weights leave nothing to train "
                f"(retrieval={retrieval}, rating={rating}, data.has_ratings={self.data.has_ratings})")
         _check(1 <= m.embedding_dim <= 4096, "model.embedding_dim", f"must be in 1..4096, got {m.embedding_dim}")
@@ -208,26 +270,27 @@ class Config:
                "serving.model_name", f"must be a non-empty name without '/', got {self.serving.model_name!r}")
         return self
 
-    def trainer_settings(self) -> Dict[str, Any]:
-        """The Trainer's custom_config (see trainer_module.trainer.TrainingSettings)."""
-        retrieval, rating = self.model.loss_weights()
-        return {
-            "embedding_dim": self.model.embedding_dim,
-            "retrieval_weight": retrieval,
-            "rating_weight": rating if self.data.has_ratings else 0.0,
-            "epochs": self.model.epochs,
-            "batch_size": self.model.batch_size,
-            "learning_rate": self.model.learning_rate,
-            "l2_regularization": self.model.l2_regularization,
-            "temperature": self.model.temperature,
-            "sampling_correction": self.model.sampling_correction,
-            "rating_hidden_units": list(self.model.rating_hidden_units),
-            "max_k": self.serving.max_k,
-            "top_k_max_users": self.gate.top_k_max_users,
-            "seed": self.model.seed,
-            "items_file": self.data.items_file,
-            **self.side_features(),
-        }
+    def trainer_settings(self) -> TrainingSettings:
+        """What the Trainer trains with (its custom_config)."""
+        retrieval, rating = self.loss_weights()
+        return TrainingSettings(
+            embedding_dim=self.model.embedding_dim,
+            retrieval_weight=retrieval,
+            rating_weight=rating,
+            epochs=self.model.epochs,
+            batch_size=self.model.batch_size,
+            learning_rate=self.model.learning_rate,
+            l2_regularization=self.model.l2_regularization,
+            temperature=self.model.temperature,
+            sampling_correction=self.model.sampling_correction,
+            rating_hidden_units=tuple(self.model.rating_hidden_units),
+            max_k=self.serving.max_k,
+            top_k_max_users=self.gate.top_k_max_users,
+            seed=self.model.seed,
+            items_file=self.data.items_file,
+            item_features=tuple(self.model.item_features),
+            user_features=tuple(self.model.user_features),
+        )
 
     def side_features(self) -> Dict[str, List[str]]:
         """The enabled side features: Transform's custom_config and part of the Trainer's."""

@@ -24,7 +24,7 @@ import tempfile
 from typing import Iterator, List, Tuple
 
 from mtrec.data.canonical import DatasetError, decoded_lines
-from mtrec.pipeline.errors import UserFacingError
+from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.pipeline.config import Config
 from mtrec.trainer_module import features
 

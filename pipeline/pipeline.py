@@ -9,11 +9,11 @@ data never reaches training.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from typing import Any, Optional
 
-# Not `from tfx import v1`: it also imports the Google Cloud extensions, about
-# a third of the import time every run and every cached re-run pays.
+# Not `from tfx import v1`: it also imports the Google Cloud extensions, a
+# large share of the import time every run and every cached re-run pays.
 from tfx.components import Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer, Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
@@ -28,11 +28,11 @@ from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecu
 from mtrec.components.baseline_resolver import (BLESSING_KEY, CANDIDATE_KEY, MODEL_KEY,
                                                 LatestBlessedOtherModelStrategy)
 from mtrec.components.validation import Constraints, ValidatingExampleValidator
-from mtrec.components.split_example_gen import (EVAL_SPLIT, TRAIN_SPLIT, SplitSpec,
-                                                 create_example_gen)
-from mtrec.pipeline.code_version import model_code_version
+from mtrec.components.split_example_gen import EVAL_SPLIT, TRAIN_SPLIT, create_example_gen
+from mtrec.pipeline.code_version import file_version, model_code_version
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.gate import build_eval_config
+from mtrec.serving.versions import model_base_dir
 
 
 def create_pipeline(config: Config,
@@ -48,11 +48,11 @@ def create_pipeline(config: Config,
     this run's model alone (Kubeflow V2, Airflow).
     """
     code_version = model_code_version()
-    trainer_settings = config.trainer_settings()
-    example_gen = create_example_gen(config.data.ratings_dir, config.data.file_pattern, SplitSpec(
-        method=config.data.split, eval_fraction=config.data.eval_fraction,
-        seed=config.data.split_seed, cutoff=config.data.split_cutoff_seconds(),
-        eval_per_user=config.data.eval_per_user))
+    trainer_settings = dataclasses.replace(
+        config.trainer_settings(), code_version=code_version,
+        items_file_version=file_version(config.data.items_file))
+    example_gen = create_example_gen(config.data.ratings_dir, config.data.file_pattern,
+                                     config.data.split_spec())
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
@@ -67,8 +67,8 @@ def create_pipeline(config: Config,
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
         custom_config={**config.side_features(), "code_version": code_version},
         # StatisticsGen has already described the input and nothing reads
-        # Transform's own pre/post-transform statistics: computing them again
-        # took 43% of its time (330 s -> 188 s at 1M ratings, docs/benchmarks.md).
+        # Transform's own pre/post-transform statistics, which cost a large
+        # share of its time (measured: docs/benchmarks.md).
         disable_statistics=True)
     transform.add_upstream_node(example_validator)
     trainer = Trainer(
@@ -78,7 +78,7 @@ def create_pipeline(config: Config,
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config={**trainer_settings, "code_version": code_version})
+        custom_config=trainer_settings.to_custom_config())
     if baseline_excludes_candidate:
         latest_blessed_model = Resolver(
             strategy_class=LatestBlessedOtherModelStrategy,
@@ -98,16 +98,16 @@ def create_pipeline(config: Config,
         baseline_model=latest_blessed_model.outputs["model"],
         eval_config=build_eval_config(
             config.gate, config.data.has_ratings,
-            gate_top_k=trainer_settings["retrieval_weight"] > 0,
-            gate_rmse=trainer_settings["rating_weight"] > 0),
+            gate_top_k=trainer_settings.retrieval_weight > 0,
+            gate_rmse=trainer_settings.rating_weight > 0),
         module_path="mtrec.trainer_module.evaluation")
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=os.path.join(config.serving.serving_dir,
-                                            config.serving.model_name))),
+                base_directory=model_base_dir(config.serving.serving_dir,
+                                              config.serving.model_name))),
         custom_config={MIN_INDEX_RECALL_KEY: config.serving.min_index_recall},
         custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))
 

@@ -15,12 +15,25 @@ import numpy as np
 import scann  # noqa: F401  (registers the ScaNN ops the SavedModel uses)
 import tensorflow as tf
 
-from mtrec.pipeline.errors import UserFacingError
-from mtrec.serving.versions import published_versions
+from mtrec.pipeline.runtime.errors import UserFacingError
+from mtrec.serving.versions import model_base_dir, published_versions
 
 
 class NoPushedModelError(UserFacingError, LookupError):
     """No blessed model has been pushed to the serving directory yet."""
+
+
+class InvalidKError(UserFacingError, ValueError):
+    """A number of results outside 1..max_k, the most the model's signatures return."""
+
+
+class UnknownIdError(UserFacingError, LookupError):
+    """Ids the model was not trained on, where the query needs a known one."""
+
+    def __init__(self, kind: str, ids: Sequence[str]):
+        self.kind, self.ids = kind, list(ids)
+        shown = ", ".join(repr(i) for i in self.ids[:10]) + (" ..." if len(self.ids) > 10 else "")
+        super().__init__(f"unknown {kind} {shown}: not in the training data")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +55,7 @@ class UserRecommendations:
 
 def latest_version_dir(serving_dir: str, model_name: str) -> str:
     """Path of the newest pushed version; raises NoPushedModelError if none."""
-    base = os.path.join(serving_dir, model_name)
+    base = model_base_dir(serving_dir, model_name)
     versions = published_versions(base)
     if not versions:
         raise NoPushedModelError(
@@ -67,9 +80,17 @@ class PushedModel:
     def latest(cls, serving_dir: str, model_name: str) -> "PushedModel":
         return cls(latest_version_dir(serving_dir, model_name))
 
-    def _check_k(self, k: int) -> None:
+    def check_k(self, k: int) -> None:
+        """Raises InvalidKError unless 1 <= k <= max_k."""
         if not 1 <= k <= self.max_k:
-            raise ValueError(f"k must be in 1..{self.max_k} (the model's max_k), got {k}")
+            raise InvalidKError(f"k must be in 1..{self.max_k} (the model's max_k), got {k}")
+
+    def require_known(self, kind: str, ids: Sequence[str]) -> None:
+        """Raises UnknownIdError naming the `kind` ('user' or 'item') ids the model lacks."""
+        known = self.known_users(ids) if kind == "user" else self.known_items(ids)
+        unknown = [i for i, is_known in zip(ids, known) if not is_known]
+        if unknown:
+            raise UnknownIdError(kind, unknown)
 
     @staticmethod
     def _rows(outputs, k: int) -> List[List[Recommendation]]:
@@ -89,7 +110,7 @@ class PushedModel:
                   exact: bool = False) -> List[UserRecommendations]:
         """Top-`k` items for each user (k <= max_k); unknown users get the popular
         items (the signature's cold-start fallback), in one model call."""
-        self._check_k(k)
+        self.check_k(k)
         if exact and not exclude_seen:
             raise ValueError("exact search is available with seen items excluded only")
         name = ("recommend_exact" if exact else
@@ -101,12 +122,12 @@ class PushedModel:
 
     def similar_items(self, item_ids: Sequence[str], k: int) -> List[List[Recommendation]]:
         """Items most similar to each (known) item, by embedding cosine similarity."""
-        self._check_k(k)
+        self.check_k(k)
         return self._rows(self.signatures["similar_items"](item_id=tf.constant(list(item_ids))), k)
 
     def similar_users(self, user_ids: Sequence[str], k: int) -> List[List[tuple[str, float]]]:
         """(user_id, cosine similarity) of the users most similar to each user."""
-        self._check_k(k)
+        self.check_k(k)
         outputs = self.signatures["similar_users"](user_id=tf.constant(list(user_ids)))
         return [[(u.decode(), float(s)) for u, s in zip(ids[:k], scores[:k])]
                 for ids, scores in zip(outputs["user_ids"].numpy(), outputs["scores"].numpy())]

@@ -18,8 +18,8 @@ Endpoints (JSON in and out; errors are {"error": message} with a 4xx/5xx):
 
 Concurrent recommend requests are micro-batched, as TF Serving batches: while
 one model call runs, new requests queue, and the next call answers all of
-them at once (no timer, so a lone request waits for nothing). Under 50
-concurrent clients this turns 50 small calls into a few large ones.
+them at once (no timer, so a lone request waits for nothing). Under many
+concurrent clients this turns many small calls into a few large ones.
 
 A watcher polls the serving folder; a newer version is loaded beside the
 current one and swapped in with one reference assignment, so requests in
@@ -41,8 +41,8 @@ import numpy as np
 import tensorflow as tf
 from aiohttp import web
 
-from mtrec.serving.loader import PushedModel, UserRecommendations
-from mtrec.serving.versions import published_versions
+from mtrec.serving.loader import InvalidKError, PushedModel, UnknownIdError, UserRecommendations
+from mtrec.serving.versions import model_base_dir, published_versions
 
 log = logging.getLogger("mtrec.serve")
 
@@ -60,7 +60,7 @@ class ModelHolder:
 
     def __init__(self, serving_dir: str, model_name: str):
         self.model_name = model_name
-        self.base = os.path.join(serving_dir, model_name)
+        self.base = model_base_dir(serving_dir, model_name)
         self.current: Optional[PushedModel] = None
         self.failed: Dict[int, str] = {}  # version -> why it could not be loaded
         self._lock = threading.Lock()
@@ -108,7 +108,8 @@ async def _json_body(request: web.Request) -> Dict[str, Any]:
     return body
 
 
-def _int_field(value: Any, name: str, low: int, high: int) -> int:
+def _int_field(value: Any, name: str) -> int:
+    """An integer from JSON or a query string (the model checks its range)."""
     if isinstance(value, str):
         try:
             value = int(value, 10)
@@ -116,8 +117,6 @@ def _int_field(value: Any, name: str, low: int, high: int) -> int:
             raise RequestError(f"{name} must be an integer, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RequestError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise RequestError(f"{name} must be in {low}..{high}, got {value}")
     return value
 
 
@@ -234,6 +233,10 @@ class Server:
             return await handler(request)
         except RequestError as error:
             return web.json_response({"error": str(error)}, status=error.status)
+        except InvalidKError as error:
+            return web.json_response({"error": str(error)}, status=400)
+        except UnknownIdError as error:
+            return web.json_response({"error": str(error)}, status=404)
         except web.HTTPException as error:
             return web.json_response({"error": error.reason}, status=error.status)
         except Exception as error:  # answered as a 500, and logged with its traceback
@@ -340,7 +343,8 @@ class Server:
 
     async def _recommend(self, users: List[str], k: Any, exclude_seen: Any) -> web.Response:
         model = self._model()
-        k = _int_field(k, "k", 1, model.max_k)
+        k = _int_field(k, "k")
+        model.check_k(k)
         exclude_seen = _bool_field(exclude_seen, "exclude_seen")
         results = await self.batcher.recommend(model, users, k, exclude_seen)
         return web.json_response({"model_version": model.version,
@@ -369,10 +373,7 @@ class Server:
             raise RequestError("each pair must be {\"user\": string, \"item\": string}")
         model = self._model()
         users, items = [p["user"] for p in pairs], [p["item"] for p in pairs]
-        known_items = await self._call(model.known_items, items)
-        unknown = [item for item, known in zip(items, known_items) if not known]
-        if unknown:
-            raise RequestError(f"unknown item(s), not in the training data: {unknown[:10]}", 404)
+        await self._call(model.require_known, "item", items)
         ratings, known_users = await self._call(
             lambda: (model.predict_rating(users, items), model.known_users(users)))
         return web.json_response({"model_version": model.version, "predictions": [
@@ -384,9 +385,9 @@ class Server:
         if not item:
             raise RequestError("the 'item' query parameter is required")
         model = self._model()
-        k = _int_field(request.query.get("k", "10"), "k", 1, model.max_k)
-        if not (await self._call(model.known_items, [item]))[0]:
-            raise RequestError(f"unknown item {item!r}, not in the training data", 404)
+        k = _int_field(request.query.get("k", "10"), "k")
+        model.check_k(k)
+        await self._call(model.require_known, "item", [item])
         (items,) = await self._call(model.similar_items, [item], k)
         return web.json_response({"model_version": model.version, "item": item, "items": [
             {"item_id": r.item_id, "title": r.title, "score": r.score} for r in items]})

@@ -1,10 +1,15 @@
-"""Shared test setup: Keras 2 for TFRS before anything imports TensorFlow."""
+"""Shared test setup: Keras 2 for TFRS before anything imports TensorFlow, the
+shared MovieLens folder, and one pushed sample model for the whole session."""
 
 import pathlib
 
-from mtrec.pipeline import env
+from mtrec.pipeline.runtime import env
 
 env.configure()
+
+import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
+import io  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -18,3 +23,38 @@ def shared_data() -> pathlib.Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} not found: the MovieLens tests read the shared data folder")
     return SHARED_DATA
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleRun:
+    """`mtrec run` with the defaults (the embedded sample): what it printed and where."""
+
+    root: pathlib.Path  # holds pipeline/ and serving/
+    exit_code: int
+    output: str  # stdout and stderr, as a terminal shows them
+
+    @property
+    def pipeline_root(self) -> pathlib.Path:
+        return self.root / "pipeline"
+
+    @property
+    def serving_dir(self) -> pathlib.Path:
+        return self.root / "serving"
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> SampleRun:
+    """One pushed sample model, shared so the suite runs fewer pipelines.
+
+    Tests that only read it use it as it is; tests/test_pipeline_e2e.py adds
+    runs to its pipeline root (a cached re-run and a refused one, neither of
+    which pushes); a test that publishes versions copies the serving folder.
+    """
+    from mtrec.pipeline import cli
+
+    root = tmp_path_factory.mktemp("sample-run")
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = cli.main(["run", "--pipeline-root", str(root / "pipeline"),
+                         "--serving-dir", str(root / "serving")])
+    return SampleRun(root, code, output.getvalue())

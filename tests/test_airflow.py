@@ -6,8 +6,13 @@ import shutil
 import subprocess
 import sys
 
-from mtrec.pipeline.results import open_store
+import pytest
+
+from mtrec.pipeline.config import metadata_path
+from mtrec.pipeline.runs.results import open_store
 from mtrec.serving.versions import published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,7 +26,7 @@ def _airflow(args, env, timeout):
 def test_airflow_dag_runs_end_to_end_and_pushes(tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
-    shutil.copy(os.path.join(REPO, "pipeline", "airflow_dag.py"), dags / "mtrec_dag.py")
+    shutil.copy(os.path.join(REPO, "pipeline", "runners", "airflow_dag.py"), dags / "mtrec_dag.py")
     config = tmp_path / "mtrec.toml"
     config.write_text(f'pipeline_name = "mtrec_airflow"\npipeline_root = "{tmp_path / "pipeline"}"\n'
                       f'[serving]\nserving_dir = "{tmp_path / "serving"}"\n'
@@ -49,7 +54,7 @@ def test_airflow_dag_runs_end_to_end_and_pushes(tmp_path):
     assert "state=success" in run.stdout + run.stderr
 
     assert len(published_versions(str(tmp_path / "serving" / "recommender"))) == 1
-    store = open_store(str(tmp_path / "pipeline" / "metadata.sqlite"))
+    store = open_store(metadata_path(str(tmp_path / "pipeline")))
     (blessing,) = store.get_artifacts_by_type("ModelBlessing")
     assert blessing.custom_properties["blessed"].int_value == 1
     (pushed,) = store.get_artifacts_by_type("PushedModel")

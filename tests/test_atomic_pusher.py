@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from mtrec.components.atomic_pusher import STAGING_PREFIX, next_version, publish
+from mtrec.serving.versions import STAGING_PREFIX, next_version, publish
 from mtrec.serving.loader import NoPushedModelError, latest_version_dir
 from mtrec.serving.versions import published_versions
 
@@ -104,7 +104,7 @@ def test_executor_refuses_an_inaccurate_index(tmp_path):
 
 
 def test_rollback_serves_the_previous_model_again_as_the_newest_version(tmp_path):
-    from mtrec.components.atomic_pusher import read_push_info, rollback
+    from mtrec.serving.versions import read_push_info, rollback
 
     base = str(tmp_path / "serving")
     first = int(os.path.basename(publish(_model(tmp_path, "a"), base)))
@@ -123,7 +123,7 @@ def test_rollback_serves_the_previous_model_again_as_the_newest_version(tmp_path
 
 
 def test_rollback_to_a_named_version_and_its_errors(tmp_path):
-    from mtrec.components.atomic_pusher import RollbackError, rollback
+    from mtrec.serving.versions import RollbackError, rollback
 
     base = str(tmp_path / "serving")
     with pytest.raises(RollbackError, match="no pushed version to roll back from"):
@@ -166,7 +166,7 @@ def test_a_push_killed_mid_copy_leaves_no_version_and_the_next_push_cleans_up(tm
         (model / "variables" / f"shard-{i:05d}").write_bytes(b"x" * 4096)
     base = tmp_path / "serving"
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from mtrec.components.atomic_pusher import publish; "
+        [sys.executable, "-c", "import sys; from mtrec.serving.versions import publish; "
                                "publish(sys.argv[1], sys.argv[2])", str(model), str(base)])
     deadline = time.monotonic() + 120
     staging = []

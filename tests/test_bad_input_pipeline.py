@@ -19,9 +19,11 @@ import tensorflow as tf
 
 from mtrec.components.validation import DataAnomaliesError
 from mtrec.pipeline.config import load_config
-from mtrec.pipeline.local_runner import run_local
-from mtrec.pipeline.results import open_store, read_run
+from mtrec.pipeline.runners.local import run_local
+from mtrec.pipeline.runs.results import open_store, read_run
 from mtrec.serving.versions import published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 LONG_ID = "x" * 1000
 ROWS = (

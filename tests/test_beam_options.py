@@ -2,10 +2,10 @@
 
 import pytest
 
-from mtrec.pipeline import beam_options
+from mtrec.pipeline.runners import beam_options
 from mtrec.pipeline.config import load_config
 
-PLUGIN = "--beam_plugins=mtrec.pipeline.beam_worker_plugin"
+PLUGIN = "--beam_plugins=mtrec.pipeline.runtime.beam_worker_plugin"
 
 
 def test_in_memory_by_default_whatever_the_input_size(tmp_path):

@@ -12,8 +12,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 def test_defaults_are_valid_and_point_at_the_sample():
     config = load_config()
     assert config.data.ratings_dir.endswith("data/sample/ratings")
-    assert config.model.loss_weights() == (1.0, 0.1)
-    assert config.trainer_settings()["rating_weight"] == 0.1
+    assert config.model.preset_weights() == (1.0, 0.1)
+    assert config.trainer_settings().rating_weight == 0.1
 
 
 def test_toml_then_overrides(tmp_path):
@@ -29,7 +29,7 @@ def test_toml_then_overrides(tmp_path):
 @pytest.mark.parametrize("objective,weights", [
     ("joint", (1.0, 0.1)), ("retrieval", (1.0, 0.0)), ("rating", (0.0, 1.0))])
 def test_objective_presets(objective, weights):
-    assert load_config(overrides={"model.objective": objective}).model.loss_weights() == weights
+    assert load_config(overrides={"model.objective": objective}).model.preset_weights() == weights
 
 
 def test_side_features_are_off_by_default_and_reach_transform_and_trainer():
@@ -37,8 +37,8 @@ def test_side_features_are_off_by_default_and_reach_transform_and_trainer():
     config = load_config(overrides={"model.item_features": ["genres", "title"],
                                     "model.user_features": ["review_summary"]})
     settings = config.trainer_settings()
-    assert settings["item_features"] == ["genres", "title"]
-    assert settings["user_features"] == ["review_summary"]
+    assert settings.item_features == ("genres", "title")
+    assert settings.user_features == ("review_summary",)
     assert config.side_features() == {"item_features": ["genres", "title"],
                                       "user_features": ["review_summary"]}
 
@@ -62,12 +62,12 @@ def test_split_cutoff_in_unix_seconds(cutoff, seconds):
 
 def test_explicit_weight_overrides_preset():
     config = load_config(overrides={"model.objective": "joint", "model.rating_weight": 0.25})
-    assert config.model.loss_weights() == (1.0, 0.25)
+    assert config.model.preset_weights() == (1.0, 0.25)
 
 
 def test_implicit_data_trains_retrieval_only():
     config = load_config(overrides={"data.has_ratings": False})
-    assert config.trainer_settings()["rating_weight"] == 0.0
+    assert config.trainer_settings().rating_weight == 0.0
     with pytest.raises(ConfigError, match="nothing to train"):
         load_config(overrides={"data.has_ratings": False, "model.objective": "rating"})
 
@@ -111,36 +111,15 @@ def test_bad_toml_and_missing_file(tmp_path):
         load_config(section)
 
 
-def test_readme_documents_every_config_key():
-    import dataclasses
-    import pathlib
-
-    from mtrec.pipeline.config import Config
-
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    config = Config()
-    keys = []
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        if dataclasses.is_dataclass(value):
-            keys += [f"{field.name}.{f.name}" for f in dataclasses.fields(value)]
-        else:
-            keys.append(field.name)
-    missing = [key for key in keys if f"| `{key}` |" not in readme]
-    assert not missing, f"README's configuration table lacks {missing}"
-
-
-def test_readme_lists_every_side_feature_option():
-    import pathlib
-
+def test_configuration_page_lists_every_side_feature_option():
     from mtrec.trainer_module.features import ITEM_SIDE_FEATURES, USER_SIDE_FEATURES
 
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    page = (REPO / "docs" / "configuration.md").read_text()
     for key, options in (("item_features", ITEM_SIDE_FEATURES),
                          ("user_features", USER_SIDE_FEATURES)):
-        [line] = [line for line in readme.splitlines() if line.startswith(f"| `model.{key}` |")]
-        missing = [name for name in options if f'`"{name}"`' not in line]
-        assert not missing, f"README's model.{key} row lacks {missing}"
+        [line] = [line for line in page.splitlines() if line.startswith(f"| `model.{key}` |")]
+        missing = [name for name in options if f'"{name}"' not in line]
+        assert not missing, f"docs/configuration.md's model.{key} row lacks {missing}"
 
 
 @pytest.mark.parametrize("preset", sorted((REPO / "configs").glob("*.toml")), ids=lambda p: p.name)

@@ -1,12 +1,15 @@
 """`mtrec init` and `mtrec config show`: the config file generated from the defaults."""
 
 import dataclasses
+import pathlib
 
 import tomli
 
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import Config, load_config
-from mtrec.pipeline.config_file import DESCRIPTIONS, dump, template
+from mtrec.pipeline.config_file import descriptions, dump, render_docs, template
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _keys(config: Config) -> set:
@@ -21,11 +24,29 @@ def _keys(config: Config) -> set:
 
 
 def test_every_key_is_documented_and_in_the_template():
-    assert set(DESCRIPTIONS) == _keys(Config())
+    documented = descriptions()
+    assert set(documented) == _keys(Config())
+    assert all(documented.values())
     text = template()
-    for key, description in DESCRIPTIONS.items():
+    for key, description in documented.items():
         assert f"{key.split('.')[-1]} = " in text
         assert f"# {description}" in text
+
+
+def test_the_configuration_page_is_generated_from_the_fields():
+    page = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert render_docs(page) == page, "docs/configuration.md is stale: run `make docs`"
+    for key in descriptions():
+        assert f"| `{key}` |" in page
+
+
+def test_run_options_share_the_fields_help(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert f"{descriptions()['model.epochs']} (model.epochs)" in shown
 
 
 def test_init_writes_a_file_that_loads_back_to_the_defaults(tmp_path, capsys):

@@ -1,10 +1,10 @@
-"""The process environment every entry point sets (pipeline/env.py)."""
+"""The process environment every entry point sets (pipeline/runtime/env.py)."""
 
 import os
 import subprocess
 import sys
 
-from mtrec.pipeline import env
+from mtrec.pipeline.runtime import env
 
 QUIET = f"ignore:{env.PYTHON_VERSION_WARNING}:FutureWarning"
 

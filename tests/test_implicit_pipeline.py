@@ -10,10 +10,14 @@ on MovieLens.)
 
 import os
 
+import pytest
+
 from mtrec.data import generic_csv
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import SAMPLE_DIR, load_config
-from mtrec.pipeline.results import read_run
+from mtrec.pipeline.runs.results import read_run
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 
 def test_implicit_data_trains_retrieval_and_gates_on_top_k_only(tmp_path, capsys):

@@ -186,7 +186,7 @@ def test_model_with_side_features_trains_its_feature_embeddings():
 
 def test_autograph_leaves_tf_keras_unconverted():
     """Importing the model module puts tf_keras on AutoGraph's do-not-convert
-    list (autograph_rules.py); our own layers are still converted."""
+    list (pipeline/runtime/tf_autograph.py); our own layers are still converted."""
     from tensorflow.python.autograph.impl import conversion
 
     assert tf.keras.layers.Dense.__module__.startswith("tf_keras.")

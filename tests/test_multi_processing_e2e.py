@@ -1,17 +1,21 @@
 """The pipeline on the DirectRunner's worker processes (`beam_mode =
-"multi_processing"`, pipeline/beam_options.py). Its data components run in worker
+"multi_processing"`, pipeline/runners/beam_options.py). Its data components run in worker
 processes that import Beam, the Google client libraries and TensorFlow on
 their own: the sample must run through to a pushed model, and the workers
-print neither the client libraries' Python-version warnings (pipeline/env.py)
+print neither the client libraries' Python-version warnings (pipeline/runtime/env.py)
 nor 'Exception ignored in AtomicFunction.__del__' tracebacks as they exit
-(pipeline/beam_worker_plugin.py)."""
+(pipeline/runtime/beam_worker_plugin.py)."""
 
 import os
 import subprocess
 import sys
 
-from mtrec.pipeline.env import PYTHON_VERSION_WARNING
+import pytest
+
+from mtrec.pipeline.runtime.env import PYTHON_VERSION_WARNING
 from mtrec.serving.versions import published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 MTREC = os.path.join(os.path.dirname(sys.executable), "mtrec")
 

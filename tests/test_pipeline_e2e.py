@@ -21,14 +21,16 @@ import sys
 import textwrap
 
 import pytest
-import tensorflow as tf
 
 from mtrec.benchmarks import baselines, quality, ranking
-from mtrec.pipeline import cli, results
+from mtrec.pipeline import cli
+from mtrec.pipeline.runs import results
 from mtrec.pipeline.config import Config, load_config
-from mtrec.pipeline.local_runner import localize
-from mtrec.pipeline.results import RunResult, open_store, read_run
+from mtrec.pipeline.runners.local import localize
+from mtrec.pipeline.runs.results import RunResult, open_store, read_run
 from mtrec.serving.versions import published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 COMPONENTS = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
               "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"]
@@ -47,7 +49,11 @@ def _run_pipeline(root, capsys, *extra) -> Run:
             "--serving-dir", str(root / "serving"), *extra]
     exit_code = cli.main(argv)
     captured = capsys.readouterr()
-    output = captured.out + captured.err
+    return _read_back(root, exit_code, captured.out + captured.err)
+
+
+def _read_back(root, exit_code: int, output: str) -> Run:
+    """A run under `root` (pipeline/ and serving/) as ML Metadata recorded it."""
     config = localize(load_config(overrides={"pipeline_root": str(root / "pipeline"),
                                              "serving.serving_dir": str(root / "serving")}))
     return Run(exit_code, config, read_run(config.metadata_path), output)
@@ -76,8 +82,9 @@ def _tree_digest(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("e2e")
+def root(sample_run):
+    """The session's sample run: its first run is this module's first run."""
+    return sample_run.root
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +100,10 @@ def _get_run(runs, name, root, capsys, *extra) -> Run:
 
 
 @pytest.fixture
-def first(runs, root, capsys):
-    return _get_run(runs, "first", root, capsys)
+def first(runs, sample_run):
+    if "first" not in runs:
+        runs["first"] = _read_back(sample_run.root, sample_run.exit_code, sample_run.output)
+    return runs["first"]
 
 
 @pytest.fixture

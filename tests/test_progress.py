@@ -7,7 +7,7 @@ import time
 
 from rich.console import Console
 
-from mtrec.pipeline import progress
+from mtrec.pipeline.cli import progress
 
 
 def _record(message: str) -> logging.LogRecord:

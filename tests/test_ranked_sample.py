@@ -3,7 +3,6 @@
 ranks equal an unsampled model's, and the metric skips the rest."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from mtrec.trainer_module import export, features

@@ -30,8 +30,10 @@ import pytest
 
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import load_config
-from mtrec.pipeline.results import RunResult, open_store, read_run
+from mtrec.pipeline.runs.results import RunResult, read_run
 from mtrec.serving.versions import published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 MTREC = os.path.join(os.path.dirname(sys.executable), "mtrec")
 UPSTREAM_OF_TRAINER = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
@@ -184,7 +186,7 @@ def test_worse_than_baseline_beyond_the_change_threshold_is_not_blessed(worse, r
 
 def test_runs_end_without_a_traceback(resumed, worse, repeated):
     """No 'Exception ignored in AtomicFunction.__del__' at exit: the Evaluator's
-    models are released before the interpreter shuts down (local_runner.py)."""
+    models are released before the interpreter shuts down (pipeline/runners/local.py)."""
     for run in (resumed, worse, repeated):
         assert "Traceback" not in run.output, run.output[-3000:]
 
@@ -201,7 +203,7 @@ def test_two_runs_with_the_same_seed_give_the_same_metrics(repeated, resumed):
 
 def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, folder, capsys,
                                                     monkeypatch):
-    from mtrec.pipeline.models import list_models
+    from mtrec.pipeline.runs.models import list_models
 
     base = str(folder / "serving" / "recommender")
     first, second = published_versions(base)
@@ -224,7 +226,7 @@ def test_models_lists_versions_metrics_and_blessing(repeated, resumed, worse, fo
 
 def test_rollback_serves_the_earlier_blessed_model_again(repeated, resumed, folder, capsys,
                                                          watcher):
-    from mtrec.components.atomic_pusher import read_push_info
+    from mtrec.serving.versions import read_push_info
     from mtrec.serving.loader import PushedModel
 
     base = str(folder / "serving" / "recommender")

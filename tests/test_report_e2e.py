@@ -21,7 +21,10 @@ import subprocess
 import pytest
 
 from mtrec.pipeline import cli
-from mtrec.pipeline.results import list_runs
+from mtrec.pipeline.config import metadata_path
+from mtrec.pipeline.runs.results import list_runs
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -73,7 +76,7 @@ def test_run_shows_progress_then_the_summary(runs):
 
 
 def test_runs_lists_both_runs_and_show_reads_one(runs, capsys):
-    ids = list_runs(os.path.join(runs.root, "metadata.sqlite"))
+    ids = list_runs(metadata_path(runs.root))
     assert len(ids) == 2
     listing = _cli(capsys, "runs", "--pipeline-root", runs.root)
     assert all(run_id in listing for run_id in ids)

@@ -2,7 +2,7 @@
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
-from mtrec.pipeline.results import read_anomalies, read_split_counts
+from mtrec.pipeline.runs.results import read_anomalies, read_split_counts
 
 
 def test_anomalies_are_one_line_each_with_split_and_feature(tmp_path):

@@ -18,9 +18,9 @@ import urllib.request
 import portpicker
 import pytest
 
-from mtrec.components.atomic_pusher import publish
-from mtrec.pipeline import cli
-from mtrec.serving.versions import published_versions
+from mtrec.serving.versions import publish, published_versions
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 MODEL = "recommender"
 
@@ -38,13 +38,12 @@ def _request(base: str, path: str, body=None, raw: bytes | None = None, timeout:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A pipeline-pushed model and a running server over it: (base URL, serving dir)."""
+def served(tmp_path_factory, sample_run):
+    """A running server over a copy of the session's pushed sample model (these tests
+    publish versions into it): (base URL, serving dir)."""
+    assert sample_run.exit_code == 0, sample_run.output
     root = tmp_path_factory.mktemp("serving")
-    code = cli.main(["run", "--pipeline-root", str(root / "pipeline"),
-                     "--serving-dir", str(root / "serving"), "--epochs", "3",
-                     "--set", "gate.min_top_k_accuracy=0.3"])
-    assert code == 0
+    shutil.copytree(sample_run.serving_dir, root / "serving")
     port = portpicker.pick_unused_port()
     mtrec = os.path.join(os.path.dirname(sys.executable), "mtrec")
     log = open(root / "serve.log", "w")

@@ -25,8 +25,10 @@ import pytest
 
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import SAMPLE_DIR, load_config
-from mtrec.pipeline.local_runner import localize
-from mtrec.pipeline.results import open_store, read_run
+from mtrec.pipeline.runners.local import localize
+from mtrec.pipeline.runs.results import open_store, read_run
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
 
 SIGNATURES = {"serving_default", "recommend", "recommend_including_seen", "recommend_exact",
               "recommend_popular", "similar_items", "similar_users", "user_embedding_table",

@@ -4,6 +4,7 @@ The split function runs in a real Beam pipeline; the executor runs on
 MovieLens 100K prepared from ../shared/data, and reads back what it wrote.
 """
 
+import dataclasses
 import glob
 import json
 import os
@@ -17,7 +18,13 @@ from tfx.utils import proto_utils
 
 from mtrec.components import split_example_gen
 from mtrec.components.split_example_gen import DropDuplicates, SplitInteractions, SplitSpec
+from mtrec.pipeline.config import DataConfig
 from mtrec.data import movielens
+
+
+def _spec(method: str = "random", **changes) -> SplitSpec:
+    """The default config's split policy, with `method` and any `changes`."""
+    return dataclasses.replace(DataConfig(split=method).split_spec(), **changes)
 
 
 def _example(user: int, item: int, timestamp: int) -> tf.train.Example:
@@ -53,29 +60,29 @@ def _split(spec: SplitSpec, examples=INTERACTIONS):
 
 
 def test_random_split_is_seeded_complete_and_near_the_fraction():
-    train, eval_ = _split(SplitSpec("random", eval_fraction=0.25, seed=42))
+    train, eval_ = _split(_spec("random", eval_fraction=0.25, seed=42))
     assert len(train) + len(eval_) == len(INTERACTIONS) == 197
     assert not set(train) & set(eval_)
     assert 0.15 < len(eval_) / len(INTERACTIONS) < 0.35
-    assert _split(SplitSpec("random", eval_fraction=0.25, seed=42)) == (train, eval_)
-    assert _split(SplitSpec("random", eval_fraction=0.25, seed=7))[1] != eval_
+    assert _split(_spec("random", eval_fraction=0.25, seed=42)) == (train, eval_)
+    assert _split(_spec("random", eval_fraction=0.25, seed=7))[1] != eval_
 
 
 def test_time_split_at_the_quantile_holds_out_the_newest():
-    train, eval_ = _split(SplitSpec("time", eval_fraction=0.2))
+    train, eval_ = _split(_spec("time", eval_fraction=0.2))
     assert len(train) + len(eval_) == 197
     assert max(t for *_, t in train) < min(t for *_, t in eval_)
     assert 0.15 < len(eval_) / 197 < 0.25
 
 
 def test_time_split_with_a_given_cutoff():
-    train, eval_ = _split(SplitSpec("time", cutoff=40_000))
+    train, eval_ = _split(_spec("time", cutoff=40_000))
     assert all(t < 40_000 for *_, t in train) and all(t >= 40_000 for *_, t in eval_)
     assert {u for u, *_ in eval_} == set(range(40, 50))
 
 
 def test_last_n_holds_out_each_users_newest():
-    train, eval_ = _split(SplitSpec("last_n", eval_per_user=2))
+    train, eval_ = _split(_spec("last_n", eval_per_user=2))
     by_user = {}
     for user, item, timestamp in eval_:
         by_user.setdefault(user, []).append(item)
@@ -91,15 +98,15 @@ def test_a_missing_timestamp_is_an_error_naming_the_column():
     no_time = tf.train.Example()
     no_time.features.feature["user_id"].int64_list.value.append(1)
     with pytest.raises(Exception, match="no 'timestamp' value"):
-        _split(SplitSpec("time"), [no_time])
+        _split(_spec("time"), [no_time])
 
 
 def test_spec_round_trips_through_exec_properties():
-    spec = SplitSpec("time", eval_fraction=0.1, seed=3, cutoff=1_700_000_000, eval_per_user=4)
+    spec = _spec("time", eval_fraction=0.1, seed=3, cutoff=1_700_000_000, eval_per_user=4)
     properties = {"custom_config": proto_utils.proto_to_json(spec.to_custom_config())}
     assert SplitSpec.from_exec_properties(properties) == spec
     with pytest.raises(ValueError, match="split method must be one of"):
-        SplitSpec("hash")
+        _spec("hash")
 
 
 def _run_executor(ratings_dir: str, uri: str, spec: SplitSpec,
@@ -121,7 +128,7 @@ def test_executor_time_split_on_movielens(shared_data, tmp_path):
     movielens.prepare("movielens-100k", str(shared_data / "ml-100k"), str(tmp_path / "data"),
                       side_features=False)
     examples = _run_executor(str(tmp_path / "data" / "ratings"), str(tmp_path / "examples"),
-                             SplitSpec("time", eval_fraction=0.2))
+                             _spec("time", eval_fraction=0.2))
 
     recorded = json.loads(examples.get_string_custom_property("split"))
     cutoff = recorded["cutoff"]
@@ -159,7 +166,7 @@ def _deduplicate(examples):
     with tempfile.TemporaryDirectory() as folder:
         count = os.path.join(folder, "count.json")
         with beam.Pipeline() as pipeline:
-            _ = (pipeline | beam.Create(examples) | DropDuplicates(SplitSpec(), count)
+            _ = (pipeline | beam.Create(examples) | DropDuplicates(_spec(), count)
                  | beam.Map(_user_item_rating)
                  | beam.io.WriteToText(os.path.join(folder, "kept")))
         kept = sorted(tuple(json.loads(line)) for path in glob.glob(f"{folder}/kept*")
@@ -202,8 +209,8 @@ def test_executor_writes_every_record_once_with_the_artifact_properties(tmp_path
     """The executor's own write (no Reshuffle): gzipped tf.train.Example TFRecords
     with the properties downstream components read, the same files on every run."""
     ratings = _write_ratings(tmp_path / "ratings")
-    first = _run_executor(ratings, str(tmp_path / "first"), SplitSpec("random"))
-    second = _run_executor(ratings, str(tmp_path / "second"), SplitSpec("random"))
+    first = _run_executor(ratings, str(tmp_path / "first"), _spec("random"))
+    second = _run_executor(ratings, str(tmp_path / "second"), _spec("random"))
     for split in ("train", "eval"):
         assert _records(first, split) == _records(second, split)
     assert len(_records(first, "train")) + len(_records(first, "eval")) == 3000
@@ -226,7 +233,7 @@ class _LosingExecutor(split_example_gen.Executor):
 def test_executor_fails_naming_the_count_when_rows_are_lost(tmp_path):
     ratings = _write_ratings(tmp_path / "ratings")
     with pytest.raises(RuntimeError) as error:
-        _run_executor(ratings, str(tmp_path / "examples"), SplitSpec("random"),
+        _run_executor(ratings, str(tmp_path / "examples"), _spec("random"),
                       executor=_LosingExecutor)
     message = str(error.value)
     assert "read 3,000 rows" in message and "wrote 2,990 examples" in message, message

@@ -12,8 +12,4 @@ Modules, one concern each:
   evaluation     TFMA custom metrics and the Evaluator's model loader
 """
 
-# Any process may import this package first (Beam workers, Airflow and KFP
-# containers, a user's script): Keras 2 must be selected before TensorFlow loads.
-from mtrec.pipeline import env as _env
-
-_env.configure()
+import mtrec.pipeline.runtime  # noqa: F401  (Keras 2 before TensorFlow loads: runtime/env.py)

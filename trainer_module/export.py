@@ -53,7 +53,6 @@ from mtrec.trainer_module.model import MultiTaskRecommender
 from mtrec.trainer_module.preprocessing import ids_as_strings
 
 _IDS = tf.TensorSpec([None], tf.string)
-INDEX_QUALITY_FILE = "index_quality.json"
 
 
 def vocabulary_lookup(vocabulary: Sequence[str]) -> tf.lookup.StaticHashTable:
@@ -350,7 +349,7 @@ def save(module: RecommenderModule, export_dir: str, index_quality: Dict[str, ob
     assets.extra/, the index quality measured before saving."""
     tf.saved_model.save(module, export_dir, signatures=module.signatures(),
                         options=tf.saved_model.SaveOptions(namespace_whitelist=["Scann"]))
-    extra = os.path.join(export_dir, "assets.extra")
-    tf.io.gfile.makedirs(extra)
-    with tf.io.gfile.GFile(os.path.join(extra, INDEX_QUALITY_FILE), "w") as handle:
+    path = os.path.join(export_dir, features.INDEX_QUALITY_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as handle:
         json.dump(index_quality, handle, indent=2)

@@ -1,12 +1,14 @@
 """Feature names shared by Transform, Trainer, the exported model and the Evaluator.
 
-The canonical raw columns (DESIGN.md §4) come out of the dataset readers; the
-transformed features are what the model trains on.
+The canonical raw columns come out of the dataset readers; the transformed
+features are what the model trains on. This module imports no TensorFlow, so
+the components, the data readers and the serving code can share its names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 # Canonical raw columns.
 USER_ID = "user_id"
@@ -22,6 +24,10 @@ ITEM_INDEX = "item_index"
 # retrieval candidate corpus: index i of the corpus is line i of this file.
 USER_VOCABULARY = "user_id"
 ITEM_VOCABULARY = "item_id"
+
+# The exported model's record of its index recall against exact search,
+# written by the Trainer's export and read by the Pusher, relative to the model.
+INDEX_QUALITY_FILE = os.path.join("assets.extra", "index_quality.json")
 
 # Out-of-vocabulary ids share one bucket, at index len(vocabulary).
 NUM_OOV_BUCKETS = 1

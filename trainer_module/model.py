@@ -25,7 +25,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
-from mtrec.trainer_module.autograph_rules import leave_tf_keras_unconverted
+from mtrec.pipeline.runtime.tf_autograph import leave_tf_keras_unconverted
 from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.towers import IdTower, RowL2Embedding
 
@@ -59,8 +59,27 @@ class RatingHead(tf.keras.Model):
                  l2_regularization: float = 0.0, name: str = "rating_head",
                  user_bias_weights: Optional[np.ndarray] = None,
                  item_bias_weights: Optional[np.ndarray] = None):
-        """`user_bias_weights` / `item_bias_weights`: per-id weights of the
-        biases' L2 (`RowL2Embedding`); None: every looked-up row weighs 1."""
+        """Builds the MLP, the per-id biases and the global bias.
+
+        Args:
+            num_users: number of user ids in the vocabulary, OOV bucket
+                excluded; the user bias has `num_users + NUM_OOV_BUCKETS` rows.
+            num_items: the same for items and the item bias.
+            embedding_dim: width of each tower output; the MLP reads their
+                concatenation, [batch, 2 * embedding_dim].
+            hidden_units: widths of the MLP's ReLU layers, in order, before its
+                final linear layer of width 1; empty: that linear layer alone.
+            mean_rating: initial value of the trainable global bias mu
+                (typically the mean training rating); the per-id biases start at 0.
+            l2_regularization: coefficient of the L2 penalty on the bias rows
+                each call looks up, summed over the batch (`RowL2Embedding`);
+                0 disables it. The MLP is not regularised.
+            name: the Keras model name.
+            user_bias_weights: float [at most num_users + NUM_OOV_BUCKETS], per-id
+                weight of the user bias's L2 (rows past its end weigh 1), e.g.
+                `inverse_batch_frequency`; None: every looked-up row weighs 1.
+            item_bias_weights: the same for the item bias.
+        """
         super().__init__(name=name)
         # The per-id biases take the towers' L2: unregularised, they fit each
         # training rating and RMSE rises after a few epochs (docs/benchmarks.md).
@@ -96,10 +115,39 @@ class MultiTaskRecommender(tfrs.Model):
                  item_features: Sequence[FeatureTable] = (),
                  user_bias_weights: Optional[np.ndarray] = None,
                  item_bias_weights: Optional[np.ndarray] = None):
-        """`item_probabilities` [num_items]: sampling probability of each item in
-        a batch, for the logQ correction; None disables it. `user_features` /
-        `item_features`: side-feature tables the towers pool (none: ids only).
-        `user_bias_weights` / `item_bias_weights`: see `RatingHead`."""
+        """Builds both towers, the rating head and the two tasks.
+
+        Args:
+            num_users: number of user ids in the vocabulary, OOV bucket
+                excluded; the user tower embeds `num_users + NUM_OOV_BUCKETS`
+                indices.
+            num_items: the same for items and the item tower.
+            embedding_dim: width of each tower output (the retrieval score is
+                the dot product of the two).
+            loss_weights: weights of the retrieval and rating losses in the
+                total loss; a task with weight 0 is not computed.
+            rating_hidden_units: widths of the rating head's ReLU MLP layers
+                (see `RatingHead`).
+            mean_rating: initial global bias of the rating head (typically the
+                mean training rating).
+            l2_regularization: L2 coefficient shared by the towers' id and
+                side-feature embeddings and the rating head's biases, applied
+                to the rows each step looks up (`RowL2Embedding`); 0 disables it.
+            temperature: the retrieval logits <u, v> are divided by it before
+                the in-batch softmax; 1 leaves them unscaled.
+            item_probabilities: float [num_items], sampling probability of each
+                item in a batch (its share of training interactions), for the
+                logQ correction; the OOV item gets 1 (no correction). None
+                disables the correction.
+            user_features: side-feature tables the user tower pools, each with
+                `num_users + NUM_OOV_BUCKETS` rows; a table with
+                `training_tokens` set is replaced in training by that batch
+                feature (the interaction's out-of-fold profile). Empty: ids only.
+            item_features: the same for the item tower (always its table rows).
+            user_bias_weights: per-id weights of the user bias's L2, see
+                `RatingHead`; None: every looked-up row weighs 1.
+            item_bias_weights: the same for the item bias.
+        """
         super().__init__()
         self.loss_weights = loss_weights
         self.item_probabilities = (

@@ -34,11 +34,19 @@ class RowL2Embedding(tf.keras.layers.Embedding):
 
     Keras's `embeddings_regularizer` penalises the whole table at every step:
     a dense gradient, so a step costs O(vocabulary) and training grows with
-    data x vocabulary, i.e. with the square of the data. At 200,000 users and
-    100,000 items a step took 648 ms with it and 21 ms without
-    (docs/benchmarks.md, Scale). Penalising the looked-up rows keeps the
+    data x vocabulary, i.e. with the square of the data (measured:
+    docs/benchmarks.md, Scale). Penalising the looked-up rows keeps the
     gradient sparse; frequent ids are held back more, as in classic matrix
     factorisation, unless `row_weights` = `inverse_batch_frequency` evens it out.
+
+    Args:
+        input_dim: number of rows (ids, OOV buckets included).
+        output_dim: width of each row.
+        l2_regularization: the coefficient l2 above; 0 adds no loss.
+        row_weights: float [at most input_dim], the per-row weight w; rows
+            past its end weigh 1; None: every row weighs 1. Longer than
+            `input_dim` raises ValueError.
+        **kwargs: passed to `tf.keras.layers.Embedding` (initializer, name).
     """
 
     def __init__(self, input_dim: int, output_dim: int, l2_regularization: float = 0.0,
@@ -90,6 +98,15 @@ class PooledFeature(tf.keras.layers.Layer):
     over the non-padding ones; a row of padding only (no tokens, the OOV
     index) gives zeros. `tokens` [batch, max_length], when given, is pooled
     instead of the table rows (training with out-of-fold profiles).
+
+    Args:
+        feature: the per-index token table [rows, max_length] and its token
+            count; the token embedding has `feature.num_tokens + 1` rows
+            (row 0: padding).
+        embedding_dim: width of the token embeddings and of the output.
+        l2_regularization: L2 coefficient on the token rows each call looks
+            up (`RowL2Embedding`); 0 disables it.
+        name: the layer name; None: `feature.name`.
     """
 
     def __init__(self, feature: FeatureTable, embedding_dim: int,
@@ -111,7 +128,20 @@ class PooledFeature(tf.keras.layers.Layer):
 
 class IdTower(tf.keras.Model):
     """Embeds ids and, optionally, side features: int64 indices [batch] -> float32
-    [batch, embedding_dim]. Without side features it is a plain id embedding."""
+    [batch, embedding_dim]. Without side features it is a plain id embedding.
+
+    Args:
+        vocabulary_size: number of ids, OOV bucket excluded; the id embedding
+            has `vocabulary_size + NUM_OOV_BUCKETS` rows.
+        embedding_dim: width of the id and side-feature embeddings, and of
+            the output (their sum).
+        l2_regularization: L2 coefficient on the looked-up rows of every
+            embedding of the tower (`RowL2Embedding`); 0 disables it.
+        side_features: token tables to mean-pool and add, one per feature,
+            each with `vocabulary_size + NUM_OOV_BUCKETS` rows (else
+            ValueError); empty: ids only.
+        name: the Keras model name.
+    """
 
     def __init__(self, vocabulary_size: int, embedding_dim: int,
                  l2_regularization: float = 0.0, side_features: Sequence[FeatureTable] = (),

@@ -1,17 +1,16 @@
 """The Trainer stage: `run_fn` trains the multi-task model and exports it.
 
-Settings arrive in the Trainer's `custom_config` (see `TrainingSettings`); the
-pipeline config is the single place they are set.
+Settings arrive in the Trainer's `custom_config` as a `TrainingSettings`
+(settings.py); the pipeline config is the single place they are set.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -23,46 +22,11 @@ from mtrec.trainer_module import export, features
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
+from mtrec.trainer_module.settings import TrainingSettings
 from mtrec.trainer_module.towers import inverse_batch_frequency
 
 
 INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before export
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingSettings:
-    """What the Trainer needs from the pipeline config.
-
-    No defaults: `Config.trainer_settings()` is the one place these are set,
-    and a setting it stops sending should fail here rather than train on a
-    stale default.
-    """
-
-    embedding_dim: int
-    retrieval_weight: float
-    rating_weight: float
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    l2_regularization: float
-    temperature: float
-    sampling_correction: bool
-    rating_hidden_units: Tuple[int, ...]
-    max_k: int
-    top_k_max_users: int  # the Evaluator ranks a hash sample of at most this many users
-    seed: int
-    items_file: str  # "" for none
-    item_features: Tuple[str, ...]  # item tower side features (features.ITEM_SIDE_FEATURES)
-    user_features: Tuple[str, ...]  # user tower side features (features.USER_SIDE_FEATURES)
-    code_version: str = ""  # only part of the cache key (see pipeline/code_version.py)
-
-    @classmethod
-    def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> "TrainingSettings":
-        values = dict(custom_config or {})
-        for name in ("rating_hidden_units", "item_features", "user_features"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return cls(**values)
 
 
 def _read_interactions(files: List[str], data_accessor: DataAccessor,
@@ -158,8 +122,11 @@ def run_fn(fn_args: FnArgs) -> None:
     train, train_tokens = _read_interactions(fn_args.train_files, fn_args.data_accessor,
                                              tf_transform_output)
     has_ratings = features.RATING in train and not np.all(np.isnan(train[features.RATING]))
-    loss_weights = LossWeights(settings.retrieval_weight,
-                               settings.rating_weight if has_ratings else 0.0)
+    if settings.rating_weight > 0 and not has_ratings:
+        raise ValueError("the rating task has weight "
+                         f"{settings.rating_weight} but the training split holds no rating; "
+                         "set data.has_ratings = false for implicit data")
+    loss_weights = LossWeights(settings.retrieval_weight, settings.rating_weight)
     mean_rating = float(np.nanmean(train[features.RATING])) if has_ratings else 0.0
     item_counts = np.bincount(train[features.ITEM_INDEX],
                               minlength=len(item_vocabulary))[:len(item_vocabulary)]
@@ -183,8 +150,8 @@ def run_fn(fn_args: FnArgs) -> None:
         item_probabilities=item_probabilities, user_features=user_features,
         item_features=item_features,
         # Every id's bias gets the same expected L2 per step, however often the
-        # id occurs (towers.py): ml-latest-small RMSE 0.864 -> 0.860. On the
-        # towers' embeddings the same weighting cost retrieval (benchmarks.md).
+        # id occurs (towers.py), which improves RMSE; on the towers' embeddings
+        # the same weighting cost retrieval (measured: docs/benchmarks.md).
         user_bias_weights=inverse_batch_frequency(
             train[features.USER_INDEX], len(user_vocabulary), settings.batch_size),
         item_bias_weights=inverse_batch_frequency(

@@ -6,7 +6,7 @@ Two sources, joined on the model's URI:
   metrics (the newest evaluation of a model wins: a re-run judges it again
   against a newer baseline);
 - the serving folder: each version's `assets.extra/push_info.json` names the
-  model it was copied from (`components/atomic_pusher.py`), and a rollback's
+  model it was copied from (`serving/versions.py`), and a rollback's
   copy names the version it copied.
 A version pushed from another pipeline root is listed without metrics.
 """
@@ -20,8 +20,7 @@ from typing import Dict, List, Optional
 
 from rich.table import Table
 
-from mtrec.components.atomic_pusher import read_push_info
-from mtrec.serving.versions import published_versions
+from mtrec.serving.versions import published_versions, read_push_info
 
 _FORMAT_SERVING = "Format-Serving"  # the Trainer's SavedModel folder inside a Model artifact
 
@@ -45,7 +44,7 @@ def _evaluated_models(metadata_path: str) -> Dict[str, ModelRecord]:
     """model URI -> its newest evaluation, from ML Metadata."""
     from ml_metadata.proto import metadata_store_pb2
 
-    from mtrec.pipeline.results import open_store, read_evaluation
+    from mtrec.pipeline.runs.results import open_store, read_evaluation
 
     store = open_store(metadata_path)
     newest: Dict[int, metadata_store_pb2.Artifact] = {}
@@ -106,7 +105,9 @@ def models_table(records: List[ModelRecord], serving_base: str, top_k_metric: st
     for record in records:
         status = ("serving" if serving in record.versions
                   else "pushed earlier" if record.versions else "not pushed")
-        number = lambda name: (f"{record.metrics[name]:.4f}" if name in record.metrics else "–")
+        def number(name: str, record: ModelRecord = record) -> str:
+            return f"{record.metrics[name]:.4f}" if name in record.metrics else "–"
+
         blessed = {None: "–", True: "yes", False: "no"}[record.blessed]
         table.add_row(", ".join(map(str, record.versions)) or "–",
                       f"{record.evaluated:%Y-%m-%d %H:%M:%S}" if record.evaluated else "–",

@@ -9,7 +9,8 @@ import pathlib
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
-from mtrec.pipeline import beam_keepalive, beam_options
+from mtrec.pipeline.runners import beam_options
+from mtrec.pipeline.runtime import beam_keepalive
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.pipeline import create_pipeline
 

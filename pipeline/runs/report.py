@@ -24,8 +24,8 @@ import math
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mtrec.pipeline import results
-from mtrec.pipeline.results import RunResult, describe_split, list_runs, read_run
+from mtrec.pipeline.runs import results
+from mtrec.pipeline.runs.results import RunResult, describe_split, list_runs, read_run
 from mtrec.trainer_module.features import RMSE_METRIC
 from mtrec.trainer_module.slices import SLICE_FEATURES
 
@@ -95,7 +95,7 @@ def _statistics(result: RunResult) -> List[Tuple[str, Any]]:
     """[(split, DatasetFeatureStatistics)] from StatisticsGen's artifact."""
     import tensorflow_data_validation as tfdv
 
-    from mtrec.pipeline.results import split_dirs
+    from mtrec.pipeline.runs.results import split_dirs
 
     uri = result.artifact_uris.get(results.STATISTICS)
     if not uri:

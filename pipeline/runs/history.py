@@ -7,13 +7,21 @@ its executions without that context, so its runs are not listed.)
 
 from __future__ import annotations
 
+import datetime
+
 from rich import box
 from rich.table import Table
 
-from mtrec.pipeline.results import RunResult, list_runs, read_run
-from mtrec.pipeline.summary import (components_table, console, evaluation_table,
-                                    print_data, print_gate_and_push)
+from mtrec.pipeline.runs.results import RunResult, list_runs, read_run
+from mtrec.pipeline.runs.summary import (components_table, console, evaluation_table,
+                                         print_data, print_gate_and_push)
 from mtrec.trainer_module.features import RMSE_METRIC
+
+
+def format_time(unix_seconds: float) -> str:
+    """A Unix time as 'YYYY-MM-DD HH:MM:SS' (UTC)."""
+    return datetime.datetime.fromtimestamp(unix_seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S")
 
 
 def _gate_metric(result: RunResult):
@@ -65,7 +73,7 @@ def settings_table(result: RunResult) -> Table:
     trainer = result.exec_properties.get("Trainer", {}).get("custom_config")
     if isinstance(trainer, dict):
         for key, value in trainer.items():
-            if key != "code_version":
+            if key not in ("code_version", "items_file_version"):  # cache keys only
                 table.add_row("Trainer", key, str(value))
     pusher = result.exec_properties.get("Pusher", {}).get("push_destination")
     if pusher:
@@ -74,8 +82,6 @@ def settings_table(result: RunResult) -> Table:
 
 
 def print_show(metadata_path: str, run_id: str) -> RunResult:
-    from mtrec.pipeline.cli_ux import format_time
-
     result = read_run(metadata_path, run_id)
     console.print(f"Run {result.run_id}, recorded {format_time(result.started)} UTC "
                   f"({metadata_path})", highlight=False, soft_wrap=True)

@@ -3,9 +3,9 @@
 AutoGraph rewrites the Python of every function a `tf.function` calls unless
 its module is on TensorFlow's do-not-convert list. That list names `keras`,
 whose code is written for graph mode, but Keras 2 now ships as `tf_keras`
-(TF_USE_LEGACY_KERAS=1, pipeline/env.py), which the list does not name. So
-every trace re-parses and rewrites tf_keras's layers, `fit` loop and
-optimizer: on the sample, 42 s of the Trainer's 60 s went to it (py-spy).
+(TF_USE_LEGACY_KERAS=1, pipeline/runtime/env.py), which the list does not
+name. So every trace re-parses and rewrites tf_keras's layers, `fit` loop and
+optimizer, which was most of the Trainer's time (measured: docs/benchmarks.md).
 Our own layers and TFRS's are still converted, as before.
 """
 

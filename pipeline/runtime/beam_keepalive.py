@@ -5,7 +5,8 @@
 loaded. Held until interpreter shutdown, its TensorFlow functions are freed
 after TensorFlow's own registry, and the process ends with 'Exception ignored
 in AtomicFunction.__del__' tracebacks. The local runner releases it after a run
-(local_runner.py); each multi-processing worker at exit (beam_worker_plugin.py).
+(pipeline/runners/local.py); each multi-processing worker at exit
+(beam_worker_plugin.py).
 """
 
 import gc

@@ -2,12 +2,12 @@
 
 The DirectRunner runs in memory, in one process, unless `beam_mode` or an
 explicit `--direct_running_mode` asks for multi-processing. Multi-processing
-uses every core, but on a 10M-rating CSV it lost 1.6% and 10% of ExampleGen's
-rows in two runs of two, with no error, where the in-memory mode kept all
-10,000,000 (docs/benchmarks.md, "Rows lost in multi-processing mode").
-ExampleGen now fails when rows go missing (components/record_counts.py), so a
-run in that mode either keeps every row or stops. Options given explicitly in
-`beam_args` (a --runner or a --direct_running_mode) always win.
+uses every core, but on a large CSV it can lose ExampleGen rows with no
+error, where the in-memory mode keeps them all (docs/benchmarks.md, "Rows
+lost in multi-processing mode"). ExampleGen fails when rows go missing
+(components/record_counts.py), so a run in that mode either keeps every row
+or stops. Options given explicitly in `beam_args` (a --runner or a
+--direct_running_mode) always win.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import List
 
 from mtrec.pipeline.config import Config
 
-# Imported by every worker process as it starts; see beam_worker_plugin.py.
-WORKER_PLUGIN = "mtrec.pipeline.beam_worker_plugin"
+# Imported by every worker process as it starts; see pipeline/runtime/beam_worker_plugin.py.
+WORKER_PLUGIN = "mtrec.pipeline.runtime.beam_worker_plugin"
 
 
 def beam_args(config: Config) -> List[str]:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mtrec.pipeline.config import Config
-from mtrec.pipeline.results import ANOMALIES, RunResult, describe_split, read_run
+from mtrec.pipeline.runs.results import ANOMALIES, RunResult, describe_split, read_run
 
 console = Console()
 

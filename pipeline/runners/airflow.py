@@ -12,9 +12,9 @@ import dataclasses
 import datetime
 from typing import Optional
 
-from mtrec.pipeline import beam_options
+from mtrec.pipeline.runners import beam_options
 from mtrec.pipeline.config import load_config
-from mtrec.pipeline.local_runner import localize
+from mtrec.pipeline.runners.local import localize
 
 
 def create_airflow_dag(config_path: Optional[str] = None):

@@ -1,9 +1,0 @@
-"""Imported by each DirectRunner worker process as it starts (`--beam_plugins`,
-added by beam_options.py in multi-processing mode), so that the worker releases
-what Beam keeps alive before its interpreter shuts down (beam_keepalive.py)."""
-
-import atexit
-
-from mtrec.pipeline import beam_keepalive
-
-atexit.register(beam_keepalive.release)

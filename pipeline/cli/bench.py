@@ -1,0 +1,193 @@
+"""`mtrec bench serving | quality | scale | overhead`: each prints its table and
+writes it to docs/benchmarks.md, with the reference baselines from the same run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import List
+
+from mtrec.pipeline.cli.common import (add_serving_options, add_set_option, parse_set,
+                                       serving_location)
+from mtrec.pipeline.runtime.errors import UserFacingError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmarks (results in docs/benchmarks.md)",
+                                description="Benchmark commands; each prints its table and "
+                                            "writes it to docs/benchmarks.md.")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    serving_bench = bench_commands.add_parser(
+        "serving", help="ScaNN against brute force (recall, latency, throughput), and HTTP load",
+        description="Measures the index the exporter builds against TFRS brute force on synthetic "
+                    "clustered embeddings, then loads `mtrec serve` over the newest pushed model "
+                    "with 50 concurrent clients.")
+    serving_bench.add_argument("--sizes", default="10000,100000,1000000",
+                               help="corpus sizes, comma-separated (default 10000,100000,1000000)")
+    serving_bench.add_argument("--dims", default="32,64",
+                               help="embedding sizes, comma-separated (default 32,64)")
+    serving_bench.add_argument("--no-http", action="store_true",
+                               help="skip the HTTP load test (it needs a pushed model)")
+    serving_bench.add_argument("--output", default="docs/benchmarks.md",
+                               help="markdown file to write the table to")
+    add_serving_options(serving_bench)
+    quality_bench = bench_commands.add_parser(
+        "quality", help="the project's models beside baselines on MovieLens (table and plot)",
+        description="On each dataset, runs the real pipeline once per loss weighting (rating-only, "
+                    "a joint sweep, retrieval-only), fits global-mean, bias, most-popular, EASE "
+                    "and TFRS-tutorial baselines on the same split, and writes the table and a "
+                    "trade-off plot (docs/quality-DATASET.png).")
+    quality_bench.add_argument("--datasets", default="movielens-100k,movielens-latest-small",
+                               help="comma-separated (default movielens-100k,"
+                                    "movielens-latest-small)")
+    quality_bench.add_argument("--shared-data", default="../shared/data",
+                               help="folder holding ml-100k/ and ml-latest-small/ as GroupLens "
+                                    "ships them (default ../shared/data)")
+    quality_bench.add_argument("--weights", default=None, metavar="R:S,...",
+                               help="loss weightings (retrieval:rating) to run instead of the "
+                                    "default sweep, e.g. 0:1,1:0.3,1:0")
+    quality_bench.add_argument("--work-dir", default="mtrec_output/bench-quality",
+                               help="pipeline roots and prepared data (default "
+                                    "mtrec_output/bench-quality); reused runs are cached")
+    quality_bench.add_argument("--output", default="docs/benchmarks.md",
+                               help="markdown file to write the table to; the plots go beside it")
+    scale_bench = bench_commands.add_parser(
+        "scale", help="the whole pipeline's time and memory at growing synthetic sizes",
+        description="For each size, generates synthetic ratings (data/synthetic.py; kept in the "
+                    "work folder), runs the whole pipeline from scratch with the gate open, and "
+                    "records each component's time and peak memory. The table is rewritten "
+                    "after every size.")
+    scale_bench.add_argument("--sizes", default="100000,1000000,10000000",
+                             help="numbers of ratings, comma-separated (default "
+                                  "100000,1000000,10000000)")
+    add_set_option(scale_bench, " for every run, e.g. model.epochs=2")
+    scale_bench.add_argument("--time-limit-minutes", type=float, default=120,
+                             help="stop a size's run after this long and record it as stopped "
+                                  "(default 120)")
+    scale_bench.add_argument("--work-dir", default="mtrec_output/bench-scale",
+                             help="generated data and pipeline roots (default "
+                                  "mtrec_output/bench-scale)")
+    scale_bench.add_argument("--output", default="docs/benchmarks.md",
+                             help="markdown file to write the tables to")
+    overhead_bench = bench_commands.add_parser(
+        "overhead", help="the pipeline's wall time against a plain TFRS script, and a cached re-run",
+        description="On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same "
+                    "command again (all cached), and a plain script that fits and "
+                    "evaluates the TFRS multitask tutorial's joint model, each timed as a "
+                    "command from start to exit.")
+    overhead_bench.add_argument("--shared-data", default="../shared/data",
+                                help="folder holding ml-100k/ as GroupLens ships it (default "
+                                     "../shared/data)")
+    overhead_bench.add_argument("--work-dir", default="mtrec_output/bench-overhead",
+                                help="prepared data and pipeline root (default "
+                                     "mtrec_output/bench-overhead)")
+    overhead_bench.add_argument("--output", default="docs/benchmarks.md",
+                                help="markdown file to write the table to")
+    serving_bench.set_defaults(handler=_bench_serving)
+    quality_bench.set_defaults(handler=_bench_quality)
+    scale_bench.set_defaults(handler=_bench_scale)
+    overhead_bench.set_defaults(handler=_bench_overhead)
+
+
+def _parse_sizes(text: str) -> List[int]:
+    try:
+        sizes = [int(size) for size in text.split(",") if size.strip()]
+    except ValueError as error:
+        raise UserFacingError(f"--sizes takes whole numbers of ratings, e.g. 100000,1000000 ({error})"
+                        ) from error
+    if not sizes or not all(1_000 <= size <= 100_000_000 for size in sizes):
+        raise UserFacingError(f"--sizes: {text!r}: each size must be in 1000..100000000 ratings")
+    return sizes
+
+
+def _bench_scale(args: argparse.Namespace) -> int:
+    from mtrec.pipeline.config import load_config
+
+    sizes = _parse_sizes(args.sizes)
+    if not 1 <= args.time_limit_minutes <= 24 * 60:
+        raise UserFacingError(f"--time-limit-minutes must be in 1..1440, got {args.time_limit_minutes:g}")
+    load_config(None, parse_set(args.set))  # a bad key or value is reported now, not per run
+    overrides = dict(item.split("=", 1) for item in args.set)
+
+    from mtrec.benchmarks import scale
+
+    text = scale.run(sizes, args.work_dir, args.output, overrides, args.time_limit_minutes * 60, progress=lambda line: print(line, flush=True))
+    print(text)
+    print(f"written to {args.output}")
+    return 0
+
+
+def _bench_overhead(args: argparse.Namespace) -> int:
+    import os
+
+    folder = os.path.join(args.shared_data, "ml-100k")
+    if not os.path.isfile(os.path.join(folder, "u.data")):
+        raise UserFacingError(f"{os.path.join(folder, 'u.data')}: not found (--shared-data); "
+                        "`mtrec data download movielens-100k` fetches it")
+    from mtrec.benchmarks import overhead
+
+    text = overhead.run(folder, args.work_dir, args.output,
+                        progress=lambda line: print(line, flush=True))
+    print(text)
+    print(f"written to {args.output}")
+    return 0
+
+
+def _parse_weights(text: str) -> List[tuple]:
+    try:
+        weights = [tuple(float(v) for v in pair.split(":")) for pair in text.split(",")]
+    except ValueError as error:
+        raise UserFacingError(f"--weights takes retrieval:rating pairs, e.g. 1:0.3,0:1 ({error})") from error
+    for pair in weights:
+        if len(pair) != 2 or min(pair) < 0 or sum(pair) == 0:
+            raise UserFacingError(f"--weights: {':'.join(f'{v:g}' for v in pair)} is not a "
+                            "retrieval:rating pair of non-negative weights, not both 0")
+    return weights
+
+
+def _bench_quality(args: argparse.Namespace) -> int:
+    import os
+
+    from mtrec.benchmarks import quality
+
+    sweep = _parse_weights(args.weights) if args.weights else quality.SWEEP
+    datasets = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    unknown = [name for name in datasets if name not in quality.DATASETS]
+    if not datasets or unknown:
+        raise UserFacingError(f"--datasets: unknown {', '.join(unknown) or '(none given)'}; choose from "
+                        f"{', '.join(quality.DATASETS)}")
+    for name in datasets:
+        folder = os.path.join(args.shared_data, quality.DATASETS[name].shared_folder)
+        if not os.path.isdir(folder):
+            raise UserFacingError(f"{folder}: not found (--shared-data); `mtrec data download {name}` "
+                            "fetches it")
+    section = quality.run(datasets, args.shared_data, args.work_dir, args.output, sweep,
+                          progress=lambda line: print(line, flush=True))
+    print(section)
+    print(f"written to {args.output}")
+    return 0
+
+
+def _bench_serving(args: argparse.Namespace) -> int:
+    from mtrec.benchmarks import report, serving
+
+    try:
+        sizes = [int(v) for v in args.sizes.split(",")]
+        dims = [int(v) for v in args.dims.split(",")]
+    except ValueError as error:
+        raise UserFacingError(f"--sizes and --dims take comma-separated integers: {error}") from error
+    if not all(s >= 1000 for s in sizes) or not all(1 <= d <= 1024 for d in dims):
+        raise UserFacingError("sizes must be >= 1000 and dims in 1..1024")
+    rows = []
+    for size in sizes:
+        for dim in dims:
+            print(f"index: {size:,} items, d={dim} ...", flush=True)
+            rows += serving.bench_index(size, dim)
+    http = None
+    if not args.no_http:
+        print("HTTP: 50 concurrent clients ...", flush=True)
+        http = serving.bench_http(*serving_location(args))
+    section = serving.render(rows, http, report.machine())
+    print(section)
+    report.write_section(args.output, section)
+    print(f"written to {args.output}")
+    return 0

@@ -1,0 +1,59 @@
+"""`mtrec serve` (the HTTP server) and `mtrec rollback` (serve an earlier version)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from mtrec.pipeline.cli.common import add_serving_options, serving_base, serving_location
+from mtrec.pipeline.runtime.errors import UserFacingError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve", help="HTTP server over the latest pushed model (TF Serving REST shape and more)",
+        description="Serves the newest pushed version over HTTP and switches to newer versions "
+                    "as they are pushed. Endpoints: docs/serving.md.")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on "
+                       "(default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=int, default=8501, help="port (default 8501, as TF Serving's REST)")
+    serve.add_argument("--poll-seconds", type=float, default=5.0,
+                       help="how often to look for a newly pushed version (default 5)")
+    add_serving_options(serve)
+    serve.set_defaults(handler=_serve)
+
+    rollback = commands.add_parser(
+        "rollback", help="serve an earlier blessed version again",
+        description="Publishes a copy of an earlier version as the newest version (copy to a "
+                    "staging folder, then one rename), so every server that serves the newest "
+                    "version switches to it. Default: the newest version holding a different "
+                    "model than the one served now.")
+    rollback.add_argument("--to", type=int, metavar="VERSION",
+                          help="the version to serve again (see `mtrec models`)")
+    add_serving_options(rollback)
+    rollback.set_defaults(handler=_rollback)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from mtrec.serving.server import serve
+
+    if not 1 <= args.port <= 65535:
+        raise UserFacingError(f"--port must be in 1..65535, got {args.port}")
+    if args.poll_seconds <= 0:
+        raise UserFacingError(f"--poll-seconds must be > 0, got {args.poll_seconds}")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serve(*serving_location(args), args.host, args.port, args.poll_seconds)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from mtrec.serving.versions import rollback
+
+    base = serving_base(args)
+    previous, copied, path = rollback(base, args.to)
+    print(f"serving version {copied} again, as version {os.path.basename(path)} "
+          f"(was serving {previous}): {path}")
+    return 0

@@ -1,0 +1,54 @@
+"""`TrainingSettings`: what the Trainer needs from the pipeline config.
+
+TensorFlow-free, so the config can build it without importing the model.
+`Config.trainer_settings()` is the one place the values are set; the pipeline
+passes them to the Trainer as its `custom_config`, and `run_fn` reads them
+back with `from_custom_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+_TUPLE_FIELDS = ("rating_hidden_units", "item_features", "user_features")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """The Trainer's settings. No defaults except the cache keys: a setting the
+    config stops sending fails here rather than training on a stale default."""
+
+    embedding_dim: int
+    retrieval_weight: float
+    rating_weight: float  # 0 when the data has no ratings (Config.loss_weights)
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    l2_regularization: float
+    temperature: float
+    sampling_correction: bool
+    rating_hidden_units: Tuple[int, ...]
+    max_k: int
+    top_k_max_users: int  # the Evaluator ranks a hash sample of at most this many users
+    seed: int
+    items_file: str  # "" for none
+    item_features: Tuple[str, ...]  # item tower side features (features.ITEM_SIDE_FEATURES)
+    user_features: Tuple[str, ...]  # user tower side features (features.USER_SIDE_FEATURES)
+    # Only part of TFX's cache key, so that edited code or an edited items file
+    # re-runs the Trainer (pipeline/code_version.py).
+    code_version: str = ""
+    items_file_version: str = ""
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Optional[Mapping[str, Any]]) -> "TrainingSettings":
+        values = dict(custom_config or {})
+        for name in _TUPLE_FIELDS:
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def to_custom_config(self) -> Dict[str, Any]:
+        """The settings as JSON-ready values (tuples become lists)."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items()}
