@@ -13,7 +13,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test clean sample
+.PHONY: install run test lint docs clean sample
 
 install: $(STAMP)
 
@@ -29,6 +29,14 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff over the whole tree (configured in pyproject.toml); CI runs it.
+lint: install
+	$(BIN)/ruff check .
+
+# Regenerates docs/configuration.md's table of settings from the config fields.
+docs: install
+	$(BIN)/python -m mtrec.pipeline.config_file docs/configuration.md
 
 # Regenerates data/sample from its generator (deterministic; committed output).
 sample: install
