@@ -6,86 +6,85 @@ from __future__ import annotations
 import argparse
 from typing import List
 
-from mtrec.pipeline.cli.common import (add_serving_options, add_set_option, parse_set,
-                                       serving_location)
+from mtrec.pipeline.cli.common import (add_command, add_output_option, add_serving_options,
+                                       add_set_option, parse_set, serving_location)
 from mtrec.pipeline.runtime.errors import UserFacingError
+
+
+def _add_work_dir_option(parser: argparse.ArgumentParser, name: str, holds: str) -> None:
+    parser.add_argument("--work-dir", default=f"mtrec_output/bench-{name}",
+                        help=f"{holds} (default mtrec_output/bench-{name})")
+
+
+def _add_shared_data_option(parser: argparse.ArgumentParser, holds: str) -> None:
+    parser.add_argument("--shared-data", default="../shared/data",
+                        help=f"folder holding {holds} as GroupLens ships it (default "
+                             "../shared/data)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="benchmarks (results in docs/benchmarks.md)",
                                 description="Benchmark commands; each prints its table and "
                                             "writes it to docs/benchmarks.md.")
-    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
-    serving_bench = bench_commands.add_parser(
-        "serving", help="ScaNN against brute force (recall, latency, throughput), and HTTP load",
-        description="Measures the index the exporter builds against TFRS brute force on synthetic "
-                    "clustered embeddings, then loads `mtrec serve` over the newest pushed model "
-                    "with 50 concurrent clients.")
-    serving_bench.add_argument("--sizes", default="10000,100000,1000000",
-                               help="corpus sizes, comma-separated (default 10000,100000,1000000)")
-    serving_bench.add_argument("--dims", default="32,64",
-                               help="embedding sizes, comma-separated (default 32,64)")
-    serving_bench.add_argument("--no-http", action="store_true",
-                               help="skip the HTTP load test (it needs a pushed model)")
-    serving_bench.add_argument("--output", default="docs/benchmarks.md",
-                               help="markdown file to write the table to")
-    add_serving_options(serving_bench)
-    quality_bench = bench_commands.add_parser(
-        "quality", help="the project's models beside baselines on MovieLens (table and plot)",
-        description="On each dataset, runs the real pipeline once per loss weighting (rating-only, "
-                    "a joint sweep, retrieval-only), fits global-mean, bias, most-popular, EASE "
-                    "and TFRS-tutorial baselines on the same split, and writes the table and a "
-                    "trade-off plot (docs/quality-DATASET.png).")
-    quality_bench.add_argument("--datasets", default="movielens-100k,movielens-latest-small",
-                               help="comma-separated (default movielens-100k,"
-                                    "movielens-latest-small)")
-    quality_bench.add_argument("--shared-data", default="../shared/data",
-                               help="folder holding ml-100k/ and ml-latest-small/ as GroupLens "
-                                    "ships them (default ../shared/data)")
-    quality_bench.add_argument("--weights", default=None, metavar="R:S,...",
-                               help="loss weightings (retrieval:rating) to run instead of the "
-                                    "default sweep, e.g. 0:1,1:0.3,1:0")
-    quality_bench.add_argument("--work-dir", default="mtrec_output/bench-quality",
-                               help="pipeline roots and prepared data (default "
-                                    "mtrec_output/bench-quality); reused runs are cached")
-    quality_bench.add_argument("--output", default="docs/benchmarks.md",
-                               help="markdown file to write the table to; the plots go beside it")
-    scale_bench = bench_commands.add_parser(
-        "scale", help="the whole pipeline's time and memory at growing synthetic sizes",
-        description="For each size, generates synthetic ratings (data/synthetic.py; kept in the "
-                    "work folder), runs the whole pipeline from scratch with the gate open, and "
-                    "records each component's time and peak memory. The table is rewritten "
-                    "after every size.")
-    scale_bench.add_argument("--sizes", default="100000,1000000,10000000",
-                             help="numbers of ratings, comma-separated (default "
-                                  "100000,1000000,10000000)")
-    add_set_option(scale_bench, " for every run, e.g. model.epochs=2")
-    scale_bench.add_argument("--time-limit-minutes", type=float, default=120,
-                             help="stop a size's run after this long and record it as stopped "
-                                  "(default 120)")
-    scale_bench.add_argument("--work-dir", default="mtrec_output/bench-scale",
-                             help="generated data and pipeline roots (default "
-                                  "mtrec_output/bench-scale)")
-    scale_bench.add_argument("--output", default="docs/benchmarks.md",
-                             help="markdown file to write the tables to")
-    overhead_bench = bench_commands.add_parser(
-        "overhead", help="the pipeline's wall time against a plain TFRS script, and a cached re-run",
-        description="On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same "
-                    "command again (all cached), and a plain script that fits and "
-                    "evaluates the TFRS multitask tutorial's joint model, each timed as a "
-                    "command from start to exit.")
-    overhead_bench.add_argument("--shared-data", default="../shared/data",
-                                help="folder holding ml-100k/ as GroupLens ships it (default "
-                                     "../shared/data)")
-    overhead_bench.add_argument("--work-dir", default="mtrec_output/bench-overhead",
-                                help="prepared data and pipeline root (default "
-                                     "mtrec_output/bench-overhead)")
-    overhead_bench.add_argument("--output", default="docs/benchmarks.md",
-                                help="markdown file to write the table to")
-    serving_bench.set_defaults(handler=_bench_serving)
-    quality_bench.set_defaults(handler=_bench_quality)
-    scale_bench.set_defaults(handler=_bench_scale)
-    overhead_bench.set_defaults(handler=_bench_overhead)
+    benchmarks = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+
+    serving = add_command(
+        benchmarks, "serving", _bench_serving,
+        "ScaNN against brute force (recall, latency, throughput), and HTTP load",
+        "Measures the index the exporter builds against TFRS brute force on synthetic "
+        "clustered embeddings, then loads `mtrec serve` over the newest pushed model with 50 "
+        "concurrent clients.")
+    serving.add_argument("--sizes", default="10000,100000,1000000",
+                         help="corpus sizes, comma-separated (default 10000,100000,1000000)")
+    serving.add_argument("--dims", default="32,64",
+                         help="embedding sizes, comma-separated (default 32,64)")
+    serving.add_argument("--no-http", action="store_true",
+                         help="skip the HTTP load test (it needs a pushed model)")
+    add_output_option(serving)
+    add_serving_options(serving)
+
+    quality = add_command(
+        benchmarks, "quality", _bench_quality,
+        "the project's models beside baselines on MovieLens (table and plot)",
+        "On each dataset, runs the real pipeline once per loss weighting (rating-only, a joint "
+        "sweep, retrieval-only), fits global-mean, bias, most-popular, EASE and TFRS-tutorial "
+        "baselines on the same split, and writes the table and a trade-off plot "
+        "(docs/quality-DATASET.png).")
+    quality.add_argument("--datasets", default="movielens-100k,movielens-latest-small",
+                         help="comma-separated (default movielens-100k,movielens-latest-small)")
+    _add_shared_data_option(quality, "ml-100k/ and ml-latest-small/")
+    quality.add_argument("--weights", default=None, metavar="R:S,...",
+                         help="loss weightings (retrieval:rating) to run instead of the default "
+                              "sweep, e.g. 0:1,1:0.3,1:0")
+    _add_work_dir_option(quality, "quality", "pipeline roots and prepared data; reused runs "
+                                             "are cached")
+    add_output_option(quality, "the table (the plots go beside it)")
+
+    scale = add_command(
+        benchmarks, "scale", _bench_scale,
+        "the whole pipeline's time and memory at growing synthetic sizes",
+        "For each size, generates synthetic ratings (data/synthetic.py; kept in the work "
+        "folder), runs the whole pipeline from scratch with the gate open, and records each "
+        "component's time and peak memory. The table is rewritten after every size.")
+    scale.add_argument("--sizes", default="100000,1000000,10000000",
+                       help="numbers of ratings, comma-separated (default "
+                            "100000,1000000,10000000)")
+    add_set_option(scale, " for every run, e.g. model.epochs=2")
+    scale.add_argument("--time-limit-minutes", type=float, default=120,
+                       help="stop a size's run after this long and record it as stopped "
+                            "(default 120)")
+    _add_work_dir_option(scale, "scale", "generated data and pipeline roots")
+    add_output_option(scale, "the tables")
+
+    overhead = add_command(
+        benchmarks, "overhead", _bench_overhead,
+        "the pipeline's wall time against a plain TFRS script, and a cached re-run",
+        "On ML-100K: a fresh `mtrec run` of configs/movielens-100k.toml, the same command "
+        "again (all cached), and a plain script that fits and evaluates the TFRS multitask "
+        "tutorial's joint model, each timed as a command from start to exit.")
+    _add_shared_data_option(overhead, "ml-100k/")
+    _add_work_dir_option(overhead, "overhead", "prepared data and pipeline root")
+    add_output_option(overhead)
 
 
 def _parse_sizes(text: str) -> List[int]:

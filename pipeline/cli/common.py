@@ -8,13 +8,32 @@ commands that never load a model stay quick.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 EXIT_FAILED = 1  # a component failed
 EXIT_USAGE = 2  # bad input or configuration: one line, no traceback
 EXIT_NOT_BLESSED = 3  # the run completed, but the model was not blessed or not pushed
+
+
+def add_command(commands: argparse._SubParsersAction, name: str, handler: Callable[..., int],
+                help: str, description: Optional[str] = None) -> argparse.ArgumentParser:
+    """A subcommand whose parsed arguments `main` passes to `handler`."""
+    parser = commands.add_parser(name, help=help, description=description or help)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_k_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """-k: how many results (the model's max_k bounds it)."""
+    parser.add_argument("-k", type=positive_int, default=10, help=f"number of {what} (default 10)")
+
+
+def add_output_option(parser: argparse.ArgumentParser, what: str = "the table") -> None:
+    """--output: the Markdown file a benchmark writes its section to."""
+    parser.add_argument("--output", default="docs/benchmarks.md",
+                        help=f"markdown file to write {what} to (default docs/benchmarks.md)")
 
 
 def add_set_option(parser: argparse.ArgumentParser, example: str = "") -> None:

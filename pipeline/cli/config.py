@@ -7,31 +7,29 @@ import argparse
 import os
 import sys
 
-from mtrec.pipeline.cli.common import add_set_option, parse_set
+from mtrec.pipeline.cli.common import add_command, add_set_option, parse_set
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    init = commands.add_parser(
-        "init", help="write a documented default config file",
-        description="Writes every setting with its default and a comment; edit it and pass it "
-                    "as `mtrec run --config FILE`. Refuses to overwrite an existing file.")
+    init = add_command(
+        commands, "init", _init, "write a documented default config file",
+        "Writes every setting with its default and a comment; edit it and pass it as "
+        "`mtrec run --config FILE`. Refuses to overwrite an existing file.")
     init.add_argument("path", nargs="?", default="mtrec.toml", metavar="FILE",
                       help="file to write (default mtrec.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    init.set_defaults(handler=_init)
 
     config = commands.add_parser("config", help="inspect the configuration",
                                  description="Configuration commands.")
     config_commands = config.add_subparsers(dest="config_command", required=True,
                                             metavar="SUBCOMMAND")
-    show = config_commands.add_parser(
-        "show", help="print the effective config as TOML",
-        description="Prints the config a `mtrec run` with the same --config and options would "
-                    "use: defaults, then the file, then the options.")
+    show = add_command(
+        config_commands, "show", _show, "print the effective config as TOML",
+        "Prints the config a `mtrec run` with the same --config and options would use: "
+        "defaults, then the file, then the options.")
     show.add_argument("--config", help="TOML config file")
     add_set_option(show, ", as for `mtrec run`")
-    show.set_defaults(handler=_show)
 
 
 def _init(args: argparse.Namespace) -> int:

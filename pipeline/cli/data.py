@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from mtrec.pipeline.cli.common import add_command
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 if TYPE_CHECKING:
@@ -18,23 +19,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     data = commands.add_parser("data", help="download and prepare datasets",
                                description="Dataset download and preparation commands.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-    download = data_commands.add_parser(
-        "download", help="download, verify (MD5) and unpack a MovieLens dataset from GroupLens",
-        description="Streams <mirror>/<zip> to the output folder, verifies its MD5 and unpacks "
-                    "it to <output>/<folder>; a dataset already there and verified is not "
-                    "downloaded again.")
+    download = add_command(
+        data_commands, "download", _download,
+        "download, verify (MD5) and unpack a MovieLens dataset from GroupLens",
+        "Streams <mirror>/<zip> to the output folder, verifies its MD5 and unpacks it to "
+        "<output>/<folder>; a dataset already there and verified is not downloaded again.")
     download.add_argument("name", metavar="NAME", help="movielens-100k, movielens-latest-small, "
                           "movielens-1m or movielens-25m")
     download.add_argument("--output", default="mtrec_output/downloads",
                           help="folder to unpack into (default mtrec_output/downloads)")
     download.add_argument("--mirror", metavar="URL", help="base URL that holds the zips "
                           "(default https://files.grouplens.org/datasets/movielens)")
-    prepare = data_commands.add_parser(
-        "prepare", help="convert a dataset into canonical CSVs",
-        description="Streams a dataset into <output>/ratings/ratings.csv (user_id, item_id and, "
-                    "where the data has them, rating, timestamp, title, genres, review_summary) "
-                    "and <output>/items.csv (item_id,title,genres) when it has item titles, then "
-                    "prints the `mtrec run` command that trains on them.")
+    prepare = add_command(
+        data_commands, "prepare", _prepare, "convert a dataset into canonical CSVs",
+        "Streams a dataset into <output>/ratings/ratings.csv (user_id, item_id and, where the "
+        "data has them, rating, timestamp, title, genres, review_summary) and "
+        "<output>/items.csv (item_id,title,genres) when it has item titles, then prints the "
+        "`mtrec run` command that trains on them.")
     prepare.add_argument("dataset", choices=[*movielens.DATASETS, "amazon-2014", "csv"],
                          help="source layout: a MovieLens release, Amazon's 2014 review CSVs, "
                          "or any CSV ('csv', with the column options below)")
@@ -56,8 +57,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                          "'\\t' for tabs)")
     mapping.add_argument("--no-header", action="store_true", help="the file has no header row")
     mapping.add_argument("--encoding", default="utf-8", help="text encoding (default utf-8)")
-    download.set_defaults(handler=_download)
-    prepare.set_defaults(handler=_prepare)
 
 
 def _prepare(args: argparse.Namespace) -> int:

@@ -10,58 +10,51 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mtrec.pipeline.cli.common import add_serving_options, load_latest_model, positive_int
+from mtrec.pipeline.cli.common import (add_command, add_k_option, add_serving_options,
+                                       load_latest_model)
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    recommend = commands.add_parser(
-        "recommend", help="top-k items for a user from the latest pushed model",
-        description="Loads the newest pushed version and prints the user's top-k items "
-                    "(ScaNN index; items the user rated in training are excluded).")
+    recommend = add_command(
+        commands, "recommend", _recommend, "top-k items for a user from the latest pushed model",
+        "Loads the newest pushed version and prints the user's top-k items (ScaNN index; "
+        "items the user rated in training are excluded).")
     recommend.add_argument("--user", required=True, help="user id")
-    recommend.add_argument("-k", type=positive_int, default=10, help="number of items (default 10)")
+    add_k_option(recommend, "items")
     recommend.add_argument("--include-seen", action="store_true",
                            help="do not exclude items the user rated in training")
     recommend.add_argument("--exact", action="store_true",
                            help="brute-force search instead of the ScaNN index")
-    add_serving_options(recommend)
-    recommend.set_defaults(handler=_recommend)
 
-    predict = commands.add_parser(
-        "predict", help="predicted rating for a user and an item",
-        description="Loads the newest pushed version and prints the predicted rating.")
+    predict = add_command(
+        commands, "predict", _predict, "predicted rating for a user and an item",
+        "Loads the newest pushed version and prints the predicted rating.")
     predict.add_argument("--user", required=True, help="user id")
     predict.add_argument("--item", required=True, help="item id")
-    add_serving_options(predict)
-    predict.set_defaults(handler=_predict)
 
-    similar = commands.add_parser(
-        "similar-items", help="items most similar to an item, from the latest pushed model",
-        description="Ranks items by the cosine similarity of their embeddings to the item's.")
-    similar.add_argument("--item", required=True, help="item id")
-    similar.add_argument("-k", type=positive_int, default=10, help="number of items (default 10)")
-    add_serving_options(similar)
-    similar.set_defaults(handler=_similar_items)
+    neighbours = []
+    for kind, handler in (("item", _similar_items), ("user", _similar_users)):
+        parser = add_command(
+            commands, f"similar-{kind}s", handler,
+            f"{kind}s most similar to {'an' if kind == 'item' else 'a'} {kind}, from the "
+            "latest pushed model",
+            f"Ranks {kind}s by the cosine similarity of their embeddings to the {kind}'s.")
+        parser.add_argument(f"--{kind}", required=True, help=f"{kind} id")
+        add_k_option(parser, f"{kind}s")
+        neighbours.append(parser)
 
-    similar_users = commands.add_parser(
-        "similar-users", help="users most similar to a user, from the latest pushed model",
-        description="Ranks users by the cosine similarity of their embeddings to the user's.")
-    similar_users.add_argument("--user", required=True, help="user id")
-    similar_users.add_argument("-k", type=positive_int, default=10,
-                               help="number of users (default 10)")
-    add_serving_options(similar_users)
-    similar_users.set_defaults(handler=_similar_users)
-
-    export = commands.add_parser(
-        "export-embeddings", help="write user and item embeddings with their ids",
-        description="Writes every user's and item's embedding from the latest pushed model: "
-                    "csv (id,e0,e1,...), npy (+ ids .txt) or parquet (id, embedding list).")
+    export = add_command(
+        commands, "export-embeddings", _export_embeddings,
+        "write user and item embeddings with their ids",
+        "Writes every user's and item's embedding from the latest pushed model: csv "
+        "(id,e0,e1,...), npy (+ ids .txt) or parquet (id, embedding list).")
     export.add_argument("--format", choices=["csv", "npy", "parquet"], default="csv",
                         help="file format (default csv)")
     export.add_argument("-o", "--output", required=True, help="folder to write the files to")
-    add_serving_options(export)
-    export.set_defaults(handler=_export_embeddings)
+
+    for parser in (recommend, predict, *neighbours, export):
+        add_serving_options(parser)
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -91,21 +84,25 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_for_neighbours(args: argparse.Namespace, kind: str, query_id: str):
+    """The newest model, once -k fits it and it knows the `kind` id asked about."""
+    model = load_latest_model(args)
+    model.check_k(args.k)
+    model.require_known(kind, [query_id])
+    return model
+
+
 def _similar_items(args: argparse.Namespace) -> int:
     from mtrec.pipeline.runs.summary import print_recommendations
 
-    model = load_latest_model(args)
-    model.check_k(args.k)
-    model.require_known("item", [args.item])
+    model = _model_for_neighbours(args, "item", args.item)
     (items,) = model.similar_items([args.item], args.k)
     print_recommendations(f"item {args.item}", items, model)
     return 0
 
 
 def _similar_users(args: argparse.Namespace) -> int:
-    model = load_latest_model(args)
-    model.check_k(args.k)
-    model.require_known("user", [args.user])
+    model = _model_for_neighbours(args, "user", args.user)
     (users,) = model.similar_users([args.user], args.k)
     for rank, (user, score) in enumerate(users, 1):
         print(f"{rank:3d}  {user}  {score:.4f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mtrec.pipeline.cli.common import EXIT_NOT_BLESSED, add_set_option, parse_set
+from mtrec.pipeline.cli.common import EXIT_NOT_BLESSED, add_command, add_set_option, parse_set
 from mtrec.pipeline.config import OBJECTIVES
 from mtrec.pipeline.runtime.errors import UserFacingError
 
@@ -23,11 +23,12 @@ def _help(key: str) -> str:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser(
-        "run", help="run the whole pipeline: ingest, validate, transform, train, evaluate, push",
-        description="Runs the pipeline locally (LocalDagRunner, ML Metadata in SQLite under the "
-                    "pipeline root). Unchanged components are cached. Options override the "
-                    "config file, which overrides the defaults.")
+    run = add_command(
+        commands, "run", _run,
+        "run the whole pipeline: ingest, validate, transform, train, evaluate, push",
+        "Runs the pipeline locally (LocalDagRunner, ML Metadata in SQLite under the pipeline "
+        "root). Unchanged components are cached. Options override the config file, which "
+        "overrides the defaults.")
     run.add_argument("--config", help="TOML config file (see docs/configuration.md)")
     run.add_argument("--data-dir", help=_help("data.ratings_dir"))
     run.add_argument("--items-file", help=_help("data.items_file"))
@@ -40,11 +41,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                           "--beam-arg=--direct_running_mode=multi_processing (repeatable; "
                           "added to beam_args)")
     add_set_option(run, ", e.g. --set gate.min_top_k_accuracy=0.5")
-    run.set_defaults(handler=_run)
 
-    compile_parser = commands.add_parser(
-        "compile", help="compile the pipeline for an orchestrator",
-        description="Writes the pipeline for an orchestrator without running it.")
+    compile_parser = add_command(
+        commands, "compile", _compile, "compile the pipeline for an orchestrator",
+        "Writes the pipeline for an orchestrator without running it.")
     compile_parser.add_argument("orchestrator", choices=["kubeflow"],
                                 help="kubeflow: a Kubeflow Pipelines v2 / Vertex AI PipelineJob JSON")
     compile_parser.add_argument("-o", "--output", required=True, help="file to write, e.g. pipeline.json")
@@ -52,7 +52,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                                 "from the cluster (e.g. gs://...)")
     compile_parser.add_argument("--image", help="container image for every component (kubeflow.image)")
     add_set_option(compile_parser)
-    compile_parser.set_defaults(handler=_compile)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -5,50 +5,52 @@ from __future__ import annotations
 import argparse
 import os
 
-from mtrec.pipeline.cli.common import (add_pipeline_root_options, add_serving_options,
-                                       pipeline_config, quiet_tensorflow, serving_base)
+from mtrec.pipeline.cli.common import (add_command, add_pipeline_root_options,
+                                       add_serving_options, pipeline_config, quiet_tensorflow,
+                                       serving_base)
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    runs = commands.add_parser(
-        "runs", help="list the runs recorded in ML Metadata",
-        description="Lists every run of the pipeline root's ML Metadata (local runs): when it "
-                    "ran, how long it took, how many components ran or came from the cache, "
-                    "the gated top-K metric, RMSE, the blessing and the pushed version.")
-    add_pipeline_root_options(runs)
-    runs.set_defaults(handler=_runs)
-
-    show = commands.add_parser(
-        "show", help="one run in detail: data, settings, components, evaluation, gate, push",
-        description="Prints a recorded run as `mtrec run` summarised it, with the settings "
-                    "the Trainer and ExampleGen ran with.")
-    show.add_argument("run", nargs="?", default="latest", metavar="RUN",
-                      help="run id from `mtrec runs` (default: latest)")
-    add_pipeline_root_options(show)
-    show.set_defaults(handler=_show)
-
-    report = commands.add_parser(
-        "report", help="write one self-contained HTML page for a run",
-        description="Writes data statistics (TFDV), training curves, the evaluation table "
-                    "with TFMA slices, the loss-weight trade-off and example recommendations "
-                    "as one HTML file (plots inlined; no network needed to view it).")
-    report.add_argument("run", nargs="?", default="latest", metavar="RUN",
+def _add_run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", default="latest", metavar="RUN",
                         help="run id from `mtrec runs` (default: latest)")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    runs = add_command(
+        commands, "runs", _runs, "list the runs recorded in ML Metadata",
+        "Lists every run of the pipeline root's ML Metadata (local runs): when it ran, how "
+        "long it took, how many components ran or came from the cache, the gated top-K "
+        "metric, RMSE, the blessing and the pushed version.")
+
+    show = add_command(
+        commands, "show", _show,
+        "one run in detail: data, settings, components, evaluation, gate, push",
+        "Prints a recorded run as `mtrec run` summarised it, with the settings the Trainer "
+        "and ExampleGen ran with.")
+    _add_run_argument(show)
+
+    report = add_command(
+        commands, "report", _report, "write one self-contained HTML page for a run",
+        "Writes data statistics (TFDV), training curves, the evaluation table with TFMA "
+        "slices, the loss-weight trade-off and example recommendations as one HTML file "
+        "(plots inlined; no network needed to view it).")
+    _add_run_argument(report)
     report.add_argument("-o", "--output", default="report.html", help="HTML file to write "
                         "(default report.html)")
-    add_pipeline_root_options(report)
-    report.set_defaults(handler=_report)
 
-    models = commands.add_parser(
-        "models", help="pushed versions and evaluated models, with metrics and blessing",
-        description="Lists every model the Evaluator judged (ML Metadata under the pipeline "
-                    "root) and every version in the serving folder: its gated metrics, whether "
-                    "it was blessed, and which version is served.")
+    for parser in (runs, show, report):
+        add_pipeline_root_options(parser)
+
+    models = add_command(
+        commands, "models", _models,
+        "pushed versions and evaluated models, with metrics and blessing",
+        "Lists every model the Evaluator judged (ML Metadata under the pipeline root) and "
+        "every version in the serving folder: its gated metrics, whether it was blessed, and "
+        "which version is served.")
     models.add_argument("--pipeline-root", help="folder of artifacts and ML Metadata "
                         "(default: pipeline_root of the config)")
     add_serving_options(models)
-    models.set_defaults(handler=_models)
 
 
 def _metadata_path(args: argparse.Namespace) -> str:

@@ -5,33 +5,32 @@ from __future__ import annotations
 import argparse
 import os
 
-from mtrec.pipeline.cli.common import add_serving_options, serving_base, serving_location
+from mtrec.pipeline.cli.common import (add_command, add_serving_options, serving_base,
+                                       serving_location)
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    serve = commands.add_parser(
-        "serve", help="HTTP server over the latest pushed model (TF Serving REST shape and more)",
-        description="Serves the newest pushed version over HTTP and switches to newer versions "
-                    "as they are pushed. Endpoints: docs/serving.md.")
+    serve = add_command(
+        commands, "serve", _serve,
+        "HTTP server over the latest pushed model (TF Serving REST shape and more)",
+        "Serves the newest pushed version over HTTP and switches to newer versions as they "
+        "are pushed. Endpoints: docs/serving.md.")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on "
                        "(default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=int, default=8501, help="port (default 8501, as TF Serving's REST)")
     serve.add_argument("--poll-seconds", type=float, default=5.0,
                        help="how often to look for a newly pushed version (default 5)")
     add_serving_options(serve)
-    serve.set_defaults(handler=_serve)
 
-    rollback = commands.add_parser(
-        "rollback", help="serve an earlier blessed version again",
-        description="Publishes a copy of an earlier version as the newest version (copy to a "
-                    "staging folder, then one rename), so every server that serves the newest "
-                    "version switches to it. Default: the newest version holding a different "
-                    "model than the one served now.")
+    rollback = add_command(
+        commands, "rollback", _rollback, "serve an earlier blessed version again",
+        "Publishes a copy of an earlier version as the newest version (copy to a staging "
+        "folder, then one rename), so every server that serves the newest version switches "
+        "to it. Default: the newest version holding a different model than the one served now.")
     rollback.add_argument("--to", type=int, metavar="VERSION",
                           help="the version to serve again (see `mtrec models`)")
     add_serving_options(rollback)
-    rollback.set_defaults(handler=_rollback)
 
 
 def _serve(args: argparse.Namespace) -> int:
