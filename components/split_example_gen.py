@@ -48,7 +48,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from mtrec.components import record_counts
+from mtrec.components import boundary_counts, record_counts
 from mtrec.components.split_spec import SplitSpec
 
 
@@ -265,13 +265,15 @@ def _split_file_prefix(examples: types.Artifact, split: str) -> str:
 def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_gen_pb2.Input,
                         examples: types.Artifact, duplicates: int, beam_args: List[str]) -> None:
     """Raises unless the rows read equal the records written plus the duplicates
-    dropped, both counted outside Beam (record_counts.py says why)."""
+    dropped, both counted outside Beam (record_counts.py says why); then records
+    the examples written per split on the artifact (boundary_counts.py)."""
     (split,) = input_config.splits
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split.pattern)
     read = record_counts.count_csv_records(sorted(tf.io.gfile.glob(pattern)))
-    written = sum(record_counts.count_gzip_tfrecords(path)
-                  for name in (TRAIN_SPLIT, EVAL_SPLIT)
-                  for path in tf.io.gfile.glob(_split_file_prefix(examples, name) + "*.gz"))
+    per_split = {name: sum(record_counts.count_gzip_tfrecords(path)
+                           for path in tf.io.gfile.glob(_split_file_prefix(examples, name) + "*.gz"))
+                 for name in (TRAIN_SPLIT, EVAL_SPLIT)}
+    written = sum(per_split.values())
     if read != written + duplicates:
         raise RuntimeError(
             f"ExampleGen read {read:,} rows from {pattern} but wrote {written:,} examples and "
@@ -280,6 +282,8 @@ def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_g
             f"after ExampleGen ran. Beam's DirectRunner in multi-processing mode is known to "
             f"lose rows of large inputs (docs/benchmarks.md); --set beam_mode=in_memory "
             f"avoids it.")
+    for name, count in per_split.items():  # what every later component is checked against
+        boundary_counts.record_examples_count(examples, name, count)
 
 
 def create_example_gen(input_base: str, file_pattern: str, spec: SplitSpec

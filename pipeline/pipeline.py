@@ -4,7 +4,8 @@ CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
              \\-> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
 
 Transform waits for the ExampleValidator, whose anomalies fail the run, so bad
-data never reaches training.
+data never reaches training. StatisticsGen, Transform and the Evaluator check
+that they saw every example ExampleGen wrote (components/boundary_counts.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Optional
 
 # Not `from tfx import v1`: it also imports the Google Cloud extensions, a
 # large share of the import time every run and every cached re-run pays.
-from tfx.components import Evaluator, Pusher, SchemaGen, StatisticsGen, Trainer, Transform
+from tfx.components import Pusher, SchemaGen, Trainer
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -25,6 +26,8 @@ from tfx.types.channel import Channel
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
+from mtrec.components.boundary_counts import (CountCheckingEvaluator, CountCheckingStatisticsGen,
+                                             CountCheckingTransform)
 from mtrec.components.baseline_resolver import (BLESSING_KEY, CANDIDATE_KEY, MODEL_KEY,
                                                 LatestBlessedOtherModelStrategy)
 from mtrec.components.validation import Constraints, ValidatingExampleValidator
@@ -53,7 +56,8 @@ def create_pipeline(config: Config,
         items_file_version=file_version(config.data.items_file))
     example_gen = create_example_gen(config.data.ratings_dir, config.data.file_pattern,
                                      config.data.split_spec())
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = CountCheckingStatisticsGen(
+        examples=example_gen.outputs["examples"]).with_id("StatisticsGen")
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     example_validator = ValidatingExampleValidator(
@@ -61,7 +65,7 @@ def create_pipeline(config: Config,
         constraints=Constraints.for_data(config.data.ratings_dir, config.data.has_ratings,
                                          config.data.rating_min, config.data.rating_max),
     ).with_id("ExampleValidator")
-    transform = Transform(
+    transform = CountCheckingTransform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
@@ -69,7 +73,7 @@ def create_pipeline(config: Config,
         # StatisticsGen has already described the input and nothing reads
         # Transform's own pre/post-transform statistics, which cost a large
         # share of its time (measured: docs/benchmarks.md).
-        disable_statistics=True)
+        disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(example_validator)
     trainer = Trainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
@@ -91,7 +95,7 @@ def create_pipeline(config: Config,
             model=Channel(type=Model),
             model_blessing=Channel(type=ModelBlessing),
         ).with_id("latest_blessed_model_resolver")
-    evaluator = Evaluator(
+    evaluator = CountCheckingEvaluator(
         examples=example_gen.outputs["examples"],
         example_splits=[EVAL_SPLIT],
         model=trainer.outputs["model"],
@@ -100,7 +104,7 @@ def create_pipeline(config: Config,
             config.gate, config.data.has_ratings,
             gate_top_k=trainer_settings.retrieval_weight > 0,
             gate_rmse=trainer_settings.rating_weight > 0),
-        module_path="mtrec.trainer_module.evaluation")
+        module_path="mtrec.trainer_module.evaluation").with_id("Evaluator")
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
