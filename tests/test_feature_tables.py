@@ -115,3 +115,12 @@ def test_user_time_buckets_train_out_of_fold_like_review_summaries():
                               tf_transform_output=None, per_user=True)
     assert table.training_tokens == "timestamp_profile"
     np.testing.assert_array_equal(table.table[:, 0], [8, 3, 0])
+
+
+def test_token_lists_reorder_moves_each_row_whole():
+    from mtrec.trainer_module.feature_tables import TokenLists
+
+    lists = TokenLists(values=np.array([1, 2, 3, 4, 5, 6]), row_lengths=np.array([2, 0, 3, 1]))
+    moved = lists.reorder(np.array([2, 0, 3, 1]))
+    assert moved.row_lengths.tolist() == [3, 2, 1, 0]
+    assert moved.values.tolist() == [3, 4, 5, 1, 2, 6]

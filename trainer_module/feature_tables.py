@@ -55,6 +55,14 @@ class TokenLists:
         return TokenLists(values=self.values[rows[self.row_ids()]],
                           row_lengths=self.row_lengths[rows])
 
+    def reorder(self, order: np.ndarray) -> "TokenLists":
+        """The lists with row i taken from row `order[i]` (a permutation of the rows)."""
+        starts = np.cumsum(self.row_lengths) - self.row_lengths
+        lengths = self.row_lengths[order]
+        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return TokenLists(values=self.values[np.repeat(starts[order], lengths) + within],
+                          row_lengths=lengths)
+
     def positions(self) -> np.ndarray:
         """int64 [total tokens]: each value's position within its row."""
         starts = np.cumsum(self.row_lengths) - self.row_lengths

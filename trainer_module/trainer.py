@@ -55,7 +55,19 @@ def _read_interactions(files: List[str], data_accessor: DataAccessor,
     tokens = {name: TokenLists(values=np.concatenate([v for v, _ in parts]).astype(np.int64),
                                row_lengths=np.concatenate([n for _, n in parts]).astype(np.int64))
               for name, parts in token_parts.items()}
-    return {name: np.concatenate(parts) for name, parts in columns.items()}, tokens
+    return _in_canonical_order({name: np.concatenate(parts) for name, parts in columns.items()},
+                               tokens)
+
+
+def _in_canonical_order(columns: Dict[str, np.ndarray], tokens: Dict[str, TokenLists]
+                        ) -> Tuple[Dict[str, np.ndarray], Dict[str, TokenLists]]:
+    """The interactions sorted by (user, item) index, so that training does not
+    depend on the order in which a runner wrote them (one shard or many): the
+    same data gives the same seeded batches on every runner. The pairs are
+    unique, since ExampleGen drops duplicates."""
+    order = np.lexsort((columns[features.ITEM_INDEX], columns[features.USER_INDEX]))
+    return ({name: values[order] for name, values in columns.items()},
+            {name: lists.reorder(order) for name, lists in tokens.items()})
 
 
 def _feature_tables(names: Tuple[str, ...], specs: Mapping[str, features.SideFeature],
