@@ -13,7 +13,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint docs clean sample
+.PHONY: install run test lint docs flink clean sample
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ test: install
 # ruff over the whole tree (configured in pyproject.toml); CI runs it.
 lint: install
 	$(BIN)/ruff check .
+
+# Flink 1.18.1 and Beam's Flink job server for beam_runner = "flink" (needs Java 17 and Maven).
+flink: install
+	$(BIN)/mtrec flink setup
 
 # Regenerates docs/configuration.md's table of settings from the config fields.
 docs: install

@@ -31,6 +31,7 @@ OBJECTIVES = ("joint", "retrieval", "rating")
 # how the joint weighting was chosen.
 OBJECTIVE_WEIGHTS = {"joint": (1.0, 0.1), "retrieval": (1.0, 0.0), "rating": (0.0, 1.0)}
 BEAM_MODES = ("in_memory", "multi_processing")
+BEAM_RUNNERS = ("direct", "flink")
 METADATA_FILE = "metadata.sqlite"
 
 
@@ -177,6 +178,31 @@ class AirflowConfig:
 
 
 @dataclasses.dataclass
+class FlinkConfig:
+    """Apache Flink for the data components (beam_runner = "flink"): docs/orchestrators.md."""
+
+    master: str = setting("localhost:8081", help=(
+        "the Flink cluster's REST address: HOST:8081 for your own cluster, [local] for an "
+        "embedded mini-cluster in the job server"))
+    parallelism: int = setting(2, help="parallel tasks per stage (one per TaskManager slot)")
+    worker_pool: str = setting("localhost:50000", help=(
+        "the Python SDK worker pool the TaskManagers start workers from (Beam's EXTERNAL "
+        "environment); each TaskManager host needs one"))
+    start_cluster: bool = setting(True, help=(
+        "when master is on localhost and no JobManager answers there, `mtrec run` starts a "
+        "standalone cluster (a JobManager, task_managers TaskManagers, the worker pool) and "
+        "stops it after the run"))
+    task_managers: int = setting(2, help="TaskManagers of a cluster mtrec starts (one slot each)")
+    cache_dir: str = setting("~/.cache/mtrec/flink", help=(
+        "where `mtrec flink setup` puts the Flink distribution and the Beam job server jar"))
+    job_server_jar: str = setting("", help=(
+        "Beam's Flink job server jar; \"\" = the one `mtrec flink setup` built in cache_dir"))
+
+    def cache_path(self) -> pathlib.Path:
+        return pathlib.Path(self.cache_dir).expanduser()
+
+
+@dataclasses.dataclass
 class Config:
     """Everything one pipeline run needs."""
 
@@ -186,6 +212,9 @@ class Config:
         f"pipeline artifacts and ML Metadata ({METADATA_FILE})"))
     beam_args: List[str] = setting(factory=list, help=(
         "Apache Beam pipeline options for the data components"))
+    beam_runner: str = setting("direct", help=(
+        "the Beam runner of the data components: direct (in this process; beam_mode) | "
+        "flink (a Flink cluster; [flink])"))
     beam_mode: str = setting("in_memory", help=(
         "local DirectRunner: in_memory (one process) | multi_processing (all cores, but it "
         "lost rows of a 10M-rating input, which ExampleGen then refuses: "
@@ -194,6 +223,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
+    flink: FlinkConfig = dataclasses.field(default_factory=FlinkConfig)
     kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
     airflow: AirflowConfig = dataclasses.field(default_factory=AirflowConfig)
 
@@ -263,6 +293,17 @@ class Config:
                               f"{self.airflow.start_date!r}") from error
         _check(self.beam_mode in BEAM_MODES, "beam_mode",
                f"must be one of {BEAM_MODES}, got {self.beam_mode!r}")
+        _check(self.beam_runner in BEAM_RUNNERS, "beam_runner",
+               f"must be one of {BEAM_RUNNERS}, got {self.beam_runner!r}")
+        f = self.flink
+        _check(f.master == "[local]" or (":" in f.master and f.master.rsplit(":", 1)[1].isdigit()),
+               "flink.master", f"must be HOST:PORT or [local], got {f.master!r}")
+        _check(":" in f.worker_pool and f.worker_pool.rsplit(":", 1)[1].isdigit(),
+               "flink.worker_pool", f"must be HOST:PORT, got {f.worker_pool!r}")
+        _check(1 <= f.parallelism <= 10_000, "flink.parallelism",
+               f"must be in 1..10000, got {f.parallelism}")
+        _check(1 <= f.task_managers <= 64, "flink.task_managers",
+               f"must be in 1..64, got {f.task_managers}")
         _check(bool(self.kubeflow.image.strip()), "kubeflow.image", "must name a container image")
         _check(0 <= self.serving.min_index_recall <= 1, "serving.min_index_recall",
                f"must be in [0, 1], got {self.serving.min_index_recall}")

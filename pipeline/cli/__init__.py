@@ -5,6 +5,7 @@
   serving  mtrec serve, mtrec rollback
   runs     mtrec runs, show, report, models
   config   mtrec init, mtrec config show
+  flink    mtrec flink setup | start | stop | status
   bench    mtrec bench serving | quality | scale | overhead
   data     mtrec data download | prepare
 

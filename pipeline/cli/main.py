@@ -13,11 +13,11 @@ import argparse
 import sys
 from typing import List, Optional
 
-from mtrec.pipeline.cli import bench, config, data, query, run, runs, serving
+from mtrec.pipeline.cli import bench, config, data, flink, query, run, runs, serving
 from mtrec.pipeline.cli.common import EXIT_FAILED, EXIT_USAGE
 from mtrec.pipeline.runtime.errors import UserFacingError
 
-GROUPS = (run, query, serving, runs, config, bench, data)
+GROUPS = (run, query, serving, runs, config, flink, bench, data)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,10 @@ lost in multi-processing mode"). ExampleGen fails when rows go missing
 (components/record_counts.py), so a run in that mode either keeps every row
 or stops. Options given explicitly in `beam_args` (a --runner or a
 --direct_running_mode) always win.
+
+With `beam_runner = "flink"` the data components run on the Flink cluster at
+`flink.master` through Beam's job server, their Python stages in the SDK
+workers of the pool at `flink.worker_pool` (flink_cluster.py starts one).
 """
 
 from __future__ import annotations
@@ -20,10 +24,25 @@ from mtrec.pipeline.config import Config
 WORKER_PLUGIN = "mtrec.pipeline.runtime.beam_worker_plugin"
 
 
+def flink_args(config: Config) -> List[str]:
+    """The FlinkRunner's options for `config.flink`."""
+    from mtrec.pipeline.runners.flink_setup import job_server_jar
+
+    flink = config.flink
+    jar = flink.job_server_jar or str(job_server_jar(flink.cache_path()))
+    return ["--runner=FlinkRunner", f"--flink_master={flink.master}",
+            f"--flink_job_server_jar={jar}", f"--parallelism={flink.parallelism}",
+            "--environment_type=EXTERNAL", f"--environment_config={flink.worker_pool}",
+            "--sdk_worker_parallelism=1"]
+
+
 def beam_args(config: Config) -> List[str]:
-    """config.beam_args, plus the DirectRunner mode unless a runner or mode is
-    given, plus the worker plugin wherever the DirectRunner starts workers."""
+    """config.beam_args, plus the runner's options: Flink's for beam_runner =
+    "flink", else the DirectRunner mode unless a runner or mode is given, plus
+    the worker plugin wherever the DirectRunner starts workers."""
     args = list(config.beam_args)
+    if config.beam_runner == "flink" and not any(a.startswith("--runner") for a in args):
+        return flink_args(config) + args
     explicit = any(a.startswith(("--runner", "--direct_running_mode")) for a in args)
     if not explicit:
         args.append(f"--direct_running_mode={config.beam_mode}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -9,7 +10,7 @@ import pathlib
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
-from mtrec.pipeline.runners import beam_options
+from mtrec.pipeline.runners import beam_options, flink_cluster
 from mtrec.pipeline.runtime import beam_keepalive
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.pipeline import create_pipeline
@@ -37,8 +38,11 @@ def run_local(config: Config) -> Config:
     config = dataclasses.replace(config, beam_args=beam_options.beam_args(config))
     os.makedirs(config.pipeline_root, exist_ok=True)
     metadata = sqlite_metadata_connection_config(config.metadata_path)
-    try:
-        LocalDagRunner().run(create_pipeline(config, metadata))
-    finally:
-        beam_keepalive.release()  # or the run ends with TensorFlow tracebacks
+    cluster = (flink_cluster.cluster_for_run(config.flink) if config.beam_runner == "flink"
+               else contextlib.nullcontext())
+    with cluster:
+        try:
+            LocalDagRunner().run(create_pipeline(config, metadata))
+        finally:
+            beam_keepalive.release()  # or the run ends with TensorFlow tracebacks
     return config
