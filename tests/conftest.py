@@ -7,9 +7,9 @@ from mtrec.pipeline.runtime import env
 
 env.configure()
 
-import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
-import io  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -50,11 +50,11 @@ def sample_run(tmp_path_factory) -> SampleRun:
     runs to its pipeline root (a cached re-run and a refused one, neither of
     which pushes); a test that publishes versions copies the serving folder.
     """
-    from mtrec.pipeline import cli
-
     root = tmp_path_factory.mktemp("sample-run")
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        code = cli.main(["run", "--pipeline-root", str(root / "pipeline"),
-                         "--serving-dir", str(root / "serving")])
-    return SampleRun(root, code, output.getvalue())
+    # A process of its own, as a user runs it: TFX's in-process state (the
+    # Evaluator re-imports its module file) stays out of the other tests.
+    mtrec = pathlib.Path(sys.executable).parent / "mtrec"
+    run = subprocess.run([str(mtrec), "run", "--pipeline-root", str(root / "pipeline"),
+                          "--serving-dir", str(root / "serving")],
+                         capture_output=True, text=True, timeout=1200)
+    return SampleRun(root, run.returncode, run.stdout + run.stderr)
