@@ -42,7 +42,7 @@ class ClusterSpec:
     task_managers: int = 2
     rest_port: int = 8081
     worker_pool_port: int = 50000
-    task_manager_memory: str = "2048m"
+    task_manager_memory: str = "3072m"
     job_manager_memory: str = "1024m"
 
     @property
@@ -75,6 +75,11 @@ def _settings(spec: ClusterSpec) -> Dict[str, str]:
         "taskmanager.memory.network.min": "256m",
         "taskmanager.memory.network.max": "256m",
         "taskmanager.network.sort-shuffle.min-buffers": "128",
+        # Beam moves data to and from its Python workers over gRPC, in direct
+        # (off-heap) buffers; on the default 0 MiB of task off-heap memory,
+        # Transform on 1M ratings failed with "OutOfMemoryError: Direct buffer memory".
+        "taskmanager.memory.task.off-heap.size": "512m",
+        "taskmanager.memory.framework.off-heap.size": "256m",
         "akka.ask.timeout": "60 s",
         "heartbeat.timeout": "120000",
     }
