@@ -17,17 +17,22 @@ import pathlib
 _MODEL_CODE_DIR = pathlib.Path(__file__).resolve().parent.parent / "trainer_module"
 
 
-def _short_digest(digest) -> str:
-    return digest.hexdigest()[:16]
-
-
 def model_code_version() -> str:
     """sha256 (first 16 hex digits) over trainer_module/*.py, in name order."""
     digest = hashlib.sha256()
     for path in sorted(_MODEL_CODE_DIR.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    return _short_digest(digest)
+    return digest.hexdigest()[:16]
+
+
+def file_sha256(path: str) -> str:
+    """The sha256 (hex) of a local file's contents, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def file_version(path: str) -> str:
@@ -41,8 +46,4 @@ def file_version(path: str) -> str:
     """
     if not path or "://" in path:
         return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return _short_digest(digest)
+    return file_sha256(path)[:16]

@@ -19,7 +19,6 @@ Each step is skipped when its result is already in the cache.
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ import tarfile
 import zipfile
 from typing import Callable
 
+from mtrec.pipeline.code_version import file_sha256
 from mtrec.pipeline.runtime.errors import UserFacingError
 
 FLINK_VERSION = "1.18.1"
@@ -59,14 +59,6 @@ def is_installed(cache_dir: pathlib.Path) -> bool:
         job_server_jar(cache_dir).is_file()
 
 
-def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _run(command: list, what: str) -> None:
     """Runs a setup command; its output is shown only when it fails."""
     finished = subprocess.run(command, capture_output=True, text=True)
@@ -89,7 +81,7 @@ def _download(cache_dir: pathlib.Path, progress: Callable[[str], None]) -> None:
         _run(pip + ["--no-build-isolation", f"apache-flink-libraries=={FLINK_VERSION}"],
              "pip download")
     for name, expected in _SHA256.items():
-        actual = _sha256(downloads / name)
+        actual = file_sha256(str(downloads / name))
         if actual != expected:
             (downloads / name).unlink()
             raise FlinkSetupError(f"{downloads / name}: sha256 {actual}, expected {expected}; "
