@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
 
-import tensorflow as tf
 from tfx import types
 from tfx.components import Evaluator, StatisticsGen, Transform
 from tfx.components.evaluator import executor as evaluator_executor
@@ -43,9 +42,8 @@ def record_examples_count(examples: types.Artifact, split: str, count: int) -> N
 
 def count_split_records(artifact: types.Artifact, split: str) -> int:
     """Records in a split's gzipped TFRecord shards, counted outside Beam."""
-    pattern = os.path.join(artifact_utils.get_split_uri([artifact], split), "*.gz")
-    return sum(record_counts.count_gzip_tfrecords(path)
-               for path in sorted(tf.io.gfile.glob(pattern)))
+    return record_counts.count_gzip_tfrecord_shards(
+        os.path.join(artifact_utils.get_split_uri([artifact], split), "*.gz"))
 
 
 def written_count(examples: types.Artifact, split: str) -> int:
@@ -90,18 +88,30 @@ def check_transformed(examples: types.Artifact, transformed: types.Artifact,
                     written_count(examples, split))
 
 
-def evaluated_count(evaluation_uri: str) -> int:
-    """The candidate model's overall-slice `example_count` in a TFMA evaluation."""
+def overall_metrics(evaluation_uri: str) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """(candidate, baseline): each model's overall-slice metrics in a TFMA
+    evaluation, by name; changes against the baseline are left out."""
     import tensorflow_model_analysis as tfma
 
+    candidate: Dict[str, float] = {}
+    baseline: Dict[str, float] = {}
     for metrics in tfma.load_metrics(evaluation_uri):
         if metrics.slice_key.single_slice_keys:
             continue
         for item in metrics.metric_keys_and_values:
-            if (item.key.name == "example_count" and item.key.model_name != "baseline"
-                    and not item.key.is_diff):
-                return int(item.value.double_value.value)
-    raise RecordsLostError(f"{evaluation_uri}: the evaluation has no overall example_count")
+            if item.key.is_diff:
+                continue
+            target = baseline if item.key.model_name == "baseline" else candidate
+            target[item.key.name] = item.value.double_value.value
+    return candidate, baseline
+
+
+def evaluated_count(evaluation_uri: str) -> int:
+    """The candidate model's overall-slice `example_count` in a TFMA evaluation."""
+    candidate, _ = overall_metrics(evaluation_uri)
+    if "example_count" not in candidate:
+        raise RecordsLostError(f"{evaluation_uri}: the evaluation has no overall example_count")
+    return int(candidate["example_count"])
 
 
 def check_evaluated(examples: types.Artifact, evaluation_uri: str, splits: List[str]) -> None:

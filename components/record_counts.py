@@ -52,3 +52,8 @@ def count_gzip_tfrecords(path: str) -> int:
             records.seek(length + _TFRECORD_FOOTER, 1)
             count += 1
     return count
+
+
+def count_gzip_tfrecord_shards(pattern: str) -> int:
+    """Records in every gzipped TFRecord file matching the glob `pattern`."""
+    return sum(count_gzip_tfrecords(path) for path in sorted(tf.io.gfile.glob(pattern)))

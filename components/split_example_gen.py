@@ -270,8 +270,8 @@ def _check_nothing_lost(exec_properties: Dict[str, Any], input_config: example_g
     (split,) = input_config.splits
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split.pattern)
     read = record_counts.count_csv_records(sorted(tf.io.gfile.glob(pattern)))
-    per_split = {name: sum(record_counts.count_gzip_tfrecords(path)
-                           for path in tf.io.gfile.glob(_split_file_prefix(examples, name) + "*.gz"))
+    per_split = {name: record_counts.count_gzip_tfrecord_shards(
+                     _split_file_prefix(examples, name) + "*.gz")
                  for name in (TRAIN_SPLIT, EVAL_SPLIT)}
     written = sum(per_split.values())
     if read != written + duplicates:

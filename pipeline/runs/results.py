@@ -135,16 +135,9 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
     """The overall-slice metrics table and the gate's failure messages."""
     import tensorflow_model_analysis as tfma
 
-    candidate: Dict[str, float] = {}
-    baseline: Dict[str, float] = {}
-    for metrics in tfma.load_metrics(evaluation_uri):
-        if metrics.slice_key.single_slice_keys:
-            continue
-        for item in metrics.metric_keys_and_values:
-            if item.key.is_diff:
-                continue
-            target = baseline if item.key.model_name == "baseline" else candidate
-            target[item.key.name] = item.value.double_value.value
+    from mtrec.components.boundary_counts import overall_metrics
+
+    candidate, baseline = overall_metrics(evaluation_uri)
     validation = tfma.load_validation_result(evaluation_uri)
     failed = {}
     for per_slice in validation.metric_validations_per_slice:
