@@ -21,17 +21,13 @@ DOCS_END = "<!-- END GENERATED: config fields -->"
 
 
 def descriptions() -> Dict[str, str]:
-    """{dotted key: its help text} for every setting, in declaration order."""
-    found = {}
-    config = Config()
-    for field in dataclasses.fields(config):
-        section = getattr(config, field.name)
-        if dataclasses.is_dataclass(section):
-            for inner in dataclasses.fields(section):
-                found[f"{field.name}.{inner.name}"] = inner.metadata["help"]
-        else:
-            found[field.name] = field.metadata["help"]
-    return found
+    """{dotted key: its help text} for every setting."""
+    return {_dotted(section, key): help_text for section, items in _sections(Config())
+            for key, _, help_text in items}
+
+
+def _dotted(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
 
 
 # Keys `init` leaves commented out: their defaults depend on the installation
@@ -53,15 +49,15 @@ def _toml_value(value: Any) -> str:
 
 
 def _sections(config: Config) -> List[tuple]:
-    """[(section name or "", [(key, value), ...]), ...] in declaration order."""
+    """[(section name or "", [(key, value, help), ...]), ...] in declaration order."""
     top, nested = [], []
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if dataclasses.is_dataclass(value):
-            nested.append((field.name, [(f.name, getattr(value, f.name))
+            nested.append((field.name, [(f.name, getattr(value, f.name), f.metadata["help"])
                                         for f in dataclasses.fields(value)]))
         else:
-            top.append((field.name, value))
+            top.append((field.name, value, field.metadata["help"]))
     return [("", top)] + nested
 
 
@@ -71,7 +67,7 @@ def dump(config: Config) -> str:
     for section, items in _sections(config):
         if section:
             lines += ["", f"[{section}]"]
-        for key, value in items:
+        for key, value, _ in items:
             lines.append(f"# {key} = (unset)" if value is None else f"{key} = {_toml_value(value)}")
     return "\n".join(lines).lstrip("\n") + "\n"
 
@@ -82,13 +78,12 @@ def template() -> str:
              "# default shown. Command-line options override this file:",
              "#   mtrec run --config mtrec.toml --epochs 5 --set gate.max_rmse=0.95",
              "# `mtrec config show --config mtrec.toml` prints the effective config."]
-    help_text = descriptions()
     for section, items in _sections(Config()):
         if section:
             lines += ["", f"[{section}]"]
-        for key, value in items:
-            dotted = f"{section}.{key}" if section else key
-            lines.append(f"# {help_text[dotted]}")
+        for key, value, help_text in items:
+            dotted = _dotted(section, key)
+            lines.append(f"# {help_text}")
             text = "(the preset)" if value is None else _toml_value(value)
             prefix = "# " if dotted in _COMMENTED_OUT else ""
             lines.append(f"{prefix}{key} = {text}")
@@ -97,18 +92,17 @@ def template() -> str:
 
 def docs_table() -> str:
     """The Markdown table of every setting, its default and its description."""
-    help_text = descriptions()
     rows = ["| key | default | description |", "| --- | --- | --- |"]
     for section, items in _sections(Config()):
-        for key, value in items:
-            dotted = f"{section}.{key}" if section else key
+        for key, value, help_text in items:
+            dotted = _dotted(section, key)
             if value is None:
                 default = "(the preset)"
             elif dotted in _COMMENTED_OUT:
                 default = "(the embedded sample)"
             else:
                 default = f"`{_toml_value(value)}`"
-            description = help_text[dotted].replace("|", "\\|")
+            description = help_text.replace("|", "\\|")
             rows.append(f"| `{dotted}` | {default} | {description} |")
     return "\n".join(rows) + "\n"
 
