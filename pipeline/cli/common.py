@@ -78,19 +78,20 @@ def add_serving_options(parser: argparse.ArgumentParser) -> None:
                         "(default: serving.model_name of the config)")
 
 
-def serving_location(args: argparse.Namespace) -> tuple:
-    """(serving_dir, model_name) from the options, else from the config."""
+def serving_location(args: argparse.Namespace, config=None) -> tuple:
+    """(serving_dir, model_name) from the options, else from `config` (default:
+    the one --config names)."""
     from mtrec.pipeline.config import load_config
 
-    serving = load_config(args.config).serving
+    serving = (config or load_config(args.config)).serving
     return args.serving_dir or serving.serving_dir, args.model_name or serving.model_name
 
 
-def serving_base(args: argparse.Namespace) -> str:
+def serving_base(args: argparse.Namespace, config=None) -> str:
     """The folder holding every pushed version of the model the options name."""
     from mtrec.serving.versions import model_base_dir
 
-    return model_base_dir(*serving_location(args))
+    return model_base_dir(*serving_location(args, config))
 
 
 def load_latest_model(args: argparse.Namespace):

@@ -111,7 +111,7 @@ def _models(args: argparse.Namespace) -> int:
     from mtrec.pipeline.runs.models import list_models, models_table
 
     config = pipeline_config(args)
-    base = serving_base(args)
+    base = serving_base(args, config)
     if not args.debug:  # TFMA's reader logs a deprecation warning per evaluation
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
     records = list_models(config.metadata_path, base)
