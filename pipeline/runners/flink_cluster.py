@@ -71,7 +71,8 @@ def _settings(spec: ClusterSpec) -> Dict[str, str]:
         "io.tmp.dirs": str(spec.run_dir / "tmp"),
         "env.pid.dir": str(spec.run_dir),  # Flink's scripts find their daemons by these
         # Each blocking shuffle reserves 512 network buffers by default, more than
-        # a 2 GiB TaskManager has; TFX's StatisticsGen failed for want of them.
+        # a TaskManager's default network memory holds; TFX's StatisticsGen failed
+        # for want of them.
         "taskmanager.memory.network.min": "256m",
         "taskmanager.memory.network.max": "256m",
         "taskmanager.network.sort-shuffle.min-buffers": "128",
@@ -161,11 +162,11 @@ def start(spec: ClusterSpec) -> dict:
     for _ in range(spec.task_managers):
         _flink_script(spec, "taskmanager.sh", "start")
     if not _port_open(spec.worker_pool_port):
-        log = (spec.run_dir / "log" / "worker_pool.log").open("ab")
-        pool = subprocess.Popen(
-            [sys.executable, "-m", "mtrec.pipeline.runtime.beam_worker_pool",
-             f"--service_port={spec.worker_pool_port}"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (spec.run_dir / "log" / "worker_pool.log").open("ab") as log:  # the pool keeps its copy
+            pool = subprocess.Popen(
+                [sys.executable, "-m", "mtrec.pipeline.runtime.beam_worker_pool",
+                 f"--service_port={spec.worker_pool_port}"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _worker_pool_pid(spec).write_text(str(pool.pid))
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
