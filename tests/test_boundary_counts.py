@@ -81,13 +81,14 @@ def test_the_count_falls_back_to_the_files_for_examples_without_a_record(tmp_pat
 def _artifact(sample_run, component: str, output: str, artifact_type):
     """The artifact `component` wrote as `output` in the sample run, with its
     integer custom properties as ML Metadata recorded them."""
+    from mtrec.pipeline.config import metadata_path
     from mtrec.pipeline.runs.results import open_store
 
     folder = sample_run.pipeline_root / component / output
     (version,) = os.listdir(folder)
     artifact = artifact_type()
     artifact.uri = str(folder / version)
-    (recorded,) = open_store(str(sample_run.pipeline_root / "metadata.sqlite")
+    (recorded,) = open_store(metadata_path(str(sample_run.pipeline_root))
                              ).get_artifacts_by_uri(artifact.uri)
     for name, value in recorded.custom_properties.items():
         if value.HasField("int_value"):
