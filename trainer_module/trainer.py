@@ -19,6 +19,7 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
+from mtrec.trainer_module.batches import shuffled_batches
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
@@ -35,9 +36,9 @@ def _read_interactions(files: List[str], data_accessor: DataAccessor,
     """Reads the transformed training split into memory.
 
     Returns one array per single-valued feature (user, item, rating: tens of
-    bytes per interaction, so even 10M ratings fit comfortably; holding them
-    lets every epoch reshuffle without re-parsing) and the token lists of each
-    side feature (sparse in the transformed data), which only feed the tables.
+    bytes per interaction; holding them lets every epoch reshuffle the whole
+    split without re-parsing, batches.py) and the token lists of each side
+    feature (sparse in the transformed data), which only feed the tables.
     """
     dataset = data_accessor.tf_dataset_factory(
         files, tfxio.TensorFlowDatasetOptions(batch_size=65536, num_epochs=1, shuffle=False),
@@ -176,11 +177,7 @@ def run_fn(fn_args: FnArgs) -> None:
         train[feature.training_tokens] = out_of_fold_profiles(
             train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
             spec.max_length, settings.seed)
-    dataset = (tf.data.Dataset.from_tensor_slices(train)
-               .shuffle(len(train[features.USER_INDEX]), seed=settings.seed,
-                        reshuffle_each_iteration=True)
-               .batch(settings.batch_size)
-               .prefetch(tf.data.AUTOTUNE))
+    dataset = shuffled_batches(train, settings.batch_size, settings.seed)
     history = model.fit(dataset, epochs=settings.epochs, verbose=2,
                         callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
 
