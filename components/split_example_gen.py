@@ -1,7 +1,9 @@
 """CsvExampleGen with the splits recommenders are evaluated on.
 
-The stock ExampleGen splits by a hash of each record, unseeded. A recommender
-needs three policies, all computed in Beam so they scale out with the rest:
+The CSVs are read as TFX's CsvExampleGen reads them, into the same records,
+but a block of rows at a time (csv_records.py). The stock ExampleGen splits
+by a hash of each record, unseeded. A recommender needs three policies, all
+computed in Beam so they scale out with the rest:
 
 - `random`: each interaction goes to eval with probability `eval_fraction`,
   decided by sha256(seed, record): seeded, stable across runners and runs.
@@ -17,6 +19,8 @@ the latest timestamp (rows without a timestamp count as oldest; ties, and
 files with no timestamp column, keep the row whose serialized record sorts
 last, so the choice is the same on every run and runner). The number dropped
 is set on the Examples artifact as the custom property `duplicates_dropped`.
+Rows travel in batches (`Rows`), one per user bucket once grouped, so Beam's
+cost is per batch, not per row.
 After writing, the executor checks, outside Beam, that the records written
 plus the duplicates dropped equal the rows read, and fails otherwise
 (record_counts.py).
@@ -33,9 +37,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import zlib
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen import utils as example_gen_utils
@@ -48,7 +56,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from mtrec.components import boundary_counts, record_counts
+from mtrec.components import boundary_counts, csv_records, record_counts
 from mtrec.components.split_spec import SplitSpec
 
 
@@ -61,6 +69,38 @@ _DUPLICATES_FILE = "duplicates_dropped.json"  # likewise
 _QUANTILES = 1000  # resolution of the computed time cutoff: 0.1% of the interactions
 
 
+# Every interaction of a user lands in one of this many batches: the unit the
+# duplicate drop and the last_n split work on, so Beam moves a few thousand
+# batches instead of one element per row, and no process holds more than one.
+USER_BUCKETS = 256
+
+
+@dataclasses.dataclass
+class Rows:
+    """Interactions as columns: the single user, item and timestamp value of each
+    (None when absent) and its serialized tf.train.Example."""
+
+    users: List[Any]
+    items: List[Any]
+    timestamps: List[Any]
+    records: List[bytes]
+
+    @classmethod
+    def concatenate(cls, parts: Iterable["Rows"]) -> "Rows":
+        merged = cls([], [], [], [])
+        for part in parts:
+            merged.users += part.users
+            merged.items += part.items
+            merged.timestamps += part.timestamps
+            merged.records += part.records
+        return merged
+
+    def select(self, indices: Iterable[int]) -> "Rows":
+        indices = list(indices)
+        return Rows([self.users[i] for i in indices], [self.items[i] for i in indices],
+                    [self.timestamps[i] for i in indices], [self.records[i] for i in indices])
+
+
 def _single_value(example: tf.train.Example, name: str):
     """The one value of feature `name` (bytes, int or float); None when absent."""
     feature = example.features.feature.get(name)
@@ -71,17 +111,63 @@ def _single_value(example: tf.train.Example, name: str):
     return values[0] if values else None
 
 
-def _required(example: tf.train.Example, name: str):
-    value = _single_value(example, name)
+def rows_from_records(records: Iterable[bytes], spec: SplitSpec) -> Rows:
+    """Rows of serialized tf.train.Examples (records another reader made)."""
+    rows = Rows([], [], [], [])
+    for record in records:
+        example = tf.train.Example.FromString(record)
+        rows.users.append(_single_value(example, spec.user_column))
+        rows.items.append(_single_value(example, spec.item_column))
+        rows.timestamps.append(_single_value(example, spec.timestamp_column))
+        rows.records.append(record)
+    return rows
+
+
+def _first_values(typed: pa.RecordBatch, name: str) -> List[Any]:
+    """Each row's value of list column `name`, None where empty (or no such column)."""
+    if name not in typed.schema.names:
+        return [None] * typed.num_rows
+    column = typed.column(name)
+    flat = pc.list_flatten(column).to_pylist()
+    if len(flat) == typed.num_rows:
+        return flat
+    values: List[Any] = [None] * typed.num_rows
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    for row, value in zip(np.flatnonzero(lengths > 0).tolist(), flat):
+        values[row] = value
+    return values
+
+
+def user_bucket(user: Any) -> int:
+    """The batch a user's interactions go to: a hash stable across processes."""
+    key = user if isinstance(user, bytes) else repr(user).encode()
+    return zlib.crc32(key) % USER_BUCKETS
+
+
+def _read_rows(path: str, column_names: List[str], spec: SplitSpec,
+               column_types: List[csv_records.ColumnType]) -> Iterable[Tuple[int, Rows]]:
+    """One file's interactions as (user bucket, Rows), a block at a time."""
+    for typed, records in csv_records.read_records(path, column_names, column_types):
+        yield from by_user_bucket(Rows(
+            _first_values(typed, spec.user_column), _first_values(typed, spec.item_column),
+            _first_values(typed, spec.timestamp_column), records))
+
+
+def by_user_bucket(rows: Rows) -> Iterable[Tuple[int, Rows]]:
+    """The rows as (user bucket, the bucket's Rows): DropDuplicates' input."""
+    by_bucket: Dict[int, List[int]] = {}
+    for index, user in enumerate(rows.users):
+        by_bucket.setdefault(user_bucket(user), []).append(index)
+    for bucket, indices in sorted(by_bucket.items()):
+        yield bucket, rows.select(indices)
+
+
+def _required(rows: Rows, values: List[Any], index: int, name: str):
+    value = values[index]
     if value is None:
         raise ValueError(f"split: an interaction has no {name!r} value, which this split needs; "
-                         f"example: {example}")
+                         f"example: {tf.train.Example.FromString(rows.records[index])}")
     return value
-
-
-def _serialized(example: tf.train.Example) -> bytes:
-    """The record's deterministic bytes: what is hashed, compared and written."""
-    return example.SerializeToString(deterministic=True)
 
 
 def random_is_eval(record: bytes, seed: int, eval_fraction: float) -> bool:
@@ -90,57 +176,42 @@ def random_is_eval(record: bytes, seed: int, eval_fraction: float) -> bool:
     return int.from_bytes(digest.digest()[:8], "big") / 2 ** 64 < eval_fraction
 
 
-def _required_in(record: bytes, name: str):
-    return _required(tf.train.Example.FromString(record), name)
+def _latest(keyed: Tuple[int, Iterable[Rows]]) -> Tuple[Rows, int]:
+    """One bucket's rows with one per (user, item) pair, and how many were dropped.
 
+    The row kept is the latest by timestamp; rows without one count as oldest,
+    and ties keep the record that sorts last. A row lacking the user or the item
+    keeps a key of its own (only an identical row shares it), so it reaches the
+    ExampleValidator, which reports the missing id.
+    """
+    _, parts = keyed
+    rows = Rows.concatenate(parts)
 
-def _last_n_per_user(keyed: Tuple[Any, Iterable[bytes]], spec: SplitSpec):
-    """Tags a user's newest `eval_per_user` interactions eval (ties broken by record bytes)."""
-    _, records = keyed
-    ordered = sorted(records, key=lambda r: (_required_in(r, spec.timestamp_column), r))
-    held_out = spec.eval_per_user if len(ordered) > spec.eval_per_user else 0
-    for position, record in enumerate(ordered):
-        yield beam.pvalue.TaggedOutput(
-            EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT, record)
+    def order(index: int):
+        timestamp = rows.timestamps[index]
+        return (timestamp is not None, timestamp if timestamp is not None else 0,
+                rows.records[index])
 
-
-def _latest(keyed: Tuple[Any, Iterable[bytes]], timestamp_column: str) -> Tuple[bytes, int]:
-    """The record kept for one (user, item) pair, and how many of its records were dropped."""
-    _, records = keyed
-    records = list(records)
-    if len(records) == 1:  # nearly every pair: no need to parse
-        return records[0], 0
-
-    def order(record: bytes):
-        timestamp = _single_value(tf.train.Example.FromString(record), timestamp_column)
-        return (timestamp is not None, timestamp if timestamp is not None else 0, record)
-
-    return max(records, key=order), len(records) - 1
-
-
-def _pair_key(example: tf.train.Example, spec: SplitSpec) -> Tuple[Any, Any]:
-    """(user, item); a row lacking either keeps a key of its own (only an identical row
-    shares it), so it reaches the ExampleValidator, which reports the missing id."""
-    user = _single_value(example, spec.user_column)
-    item = _single_value(example, spec.item_column)
-    if user is None or item is None:
-        return ("no user or item", _serialized(example))
-    return user, item
+    kept: Dict[Any, int] = {}
+    for index, (user, item) in enumerate(zip(rows.users, rows.items)):
+        key = ((user, item) if user is not None and item is not None
+               else ("no user or item", rows.records[index]))
+        previous = kept.setdefault(key, index)
+        if previous != index and order(index) > order(previous):
+            kept[key] = index
+    return rows.select(sorted(kept.values())), len(rows.records) - len(kept)
 
 
 @beam.ptransform_fn
-def DropDuplicates(examples: beam.PCollection, spec: SplitSpec, count_path: Optional[str]
+def DropDuplicates(batches: beam.PCollection, spec: SplitSpec, count_path: Optional[str]
                    ) -> beam.PCollection:
-    """tf.train.Examples in, one serialized record per (user, item) out: the latest by
-    timestamp (see the module docstring). Writes the number dropped to `count_path`.
-
-    Records travel as bytes from here on: Beam moves bytes far faster than
-    pickled protos, and the random split hashes exactly these bytes.
-    """
-    kept = (examples
-            | "KeyByPair" >> beam.Map(lambda e: (_pair_key(e, spec), _serialized(e)))
-            | "GroupByPair" >> beam.GroupByKey()
-            | "Latest" >> beam.Map(_latest, spec.timestamp_column))
+    """(user bucket, Rows) in, Rows out with one row per (user, item): all of a
+    bucket's users' rows in one Rows (see `_latest` for which row is kept).
+    Writes the number dropped to `count_path`."""
+    del spec  # the columns were read into Rows already
+    kept = (batches
+            | "GroupByUserBucket" >> beam.GroupByKey()
+            | "Latest" >> beam.Map(_latest))
     if count_path:
         _ = (kept
              | "Dropped" >> beam.Map(lambda pair: pair[1])
@@ -149,35 +220,67 @@ def DropDuplicates(examples: beam.PCollection, spec: SplitSpec, count_path: Opti
     return kept | "Rows" >> beam.Map(lambda pair: pair[0])
 
 
+def _last_n(rows: Rows, spec: SplitSpec) -> Iterable[beam.pvalue.TaggedOutput]:
+    """Tags each user's newest `eval_per_user` records eval (ties broken by record
+    bytes); users with no more than that many stay wholly in train. `rows` holds
+    every row of its users."""
+    by_user: Dict[Any, List[int]] = {}
+    for index, user in enumerate(rows.users):
+        by_user.setdefault(_required(rows, rows.users, index, spec.user_column), []).append(index)
+    for indices in by_user.values():
+        ordered = sorted(indices, key=lambda i: (
+            _required(rows, rows.timestamps, i, spec.timestamp_column), rows.records[i]))
+        held_out = spec.eval_per_user if len(ordered) > spec.eval_per_user else 0
+        for position, index in enumerate(ordered):
+            yield beam.pvalue.TaggedOutput(
+                EVAL_SPLIT if position >= len(ordered) - held_out else TRAIN_SPLIT,
+                rows.records[index])
+
+
+def _timestamps(rows: Rows, spec: SplitSpec) -> Iterable[Any]:
+    for index in range(len(rows.records)):
+        yield _required(rows, rows.timestamps, index, spec.timestamp_column)
+
+
+def _by_cutoff(rows: Rows, spec: SplitSpec, cutoff) -> Iterable[beam.pvalue.TaggedOutput]:
+    for index, record in enumerate(rows.records):
+        timestamp = _required(rows, rows.timestamps, index, spec.timestamp_column)
+        yield beam.pvalue.TaggedOutput(EVAL_SPLIT if timestamp >= cutoff else TRAIN_SPLIT, record)
+
+
+def _by_hash(rows: Rows, spec: SplitSpec) -> Iterable[beam.pvalue.TaggedOutput]:
+    for record in rows.records:
+        yield beam.pvalue.TaggedOutput(
+            EVAL_SPLIT if random_is_eval(record, spec.seed, spec.eval_fraction) else TRAIN_SPLIT,
+            record)
+
+
 @beam.ptransform_fn
-def SplitInteractions(records: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
+def SplitInteractions(batches: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
                       ) -> Tuple[beam.PCollection, beam.PCollection]:
-    """(train, eval) PCollections of serialized tf.train.Examples by `spec`."""
+    """(train, eval) PCollections of serialized tf.train.Examples by `spec`, from
+    Rows that each hold every row of their users (DropDuplicates' output)."""
     if spec.method == "random":
-        train, eval_ = records | "RandomSplit" >> beam.Partition(
-            lambda r, _: int(random_is_eval(r, spec.seed, spec.eval_fraction)), 2)
-        return train, eval_
+        tagged = batches | "RandomSplit" >> beam.FlatMap(_by_hash, spec).with_outputs(
+            TRAIN_SPLIT, EVAL_SPLIT)
+        return tagged[TRAIN_SPLIT], tagged[EVAL_SPLIT]
     if spec.method == "last_n":
-        tagged = (records
-                  | "KeyByUser" >> beam.Map(lambda r: (_required_in(r, spec.user_column), r))
-                  | "GroupByUser" >> beam.GroupByKey()
-                  | "NewestPerUser" >> beam.FlatMap(_last_n_per_user, spec).with_outputs(
-                      TRAIN_SPLIT, EVAL_SPLIT))
+        tagged = batches | "NewestPerUser" >> beam.FlatMap(_last_n, spec).with_outputs(
+            TRAIN_SPLIT, EVAL_SPLIT)
         return tagged[TRAIN_SPLIT], tagged[EVAL_SPLIT]
     if spec.cutoff is not None:
-        cutoff = records.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
+        cutoff = batches.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
     else:
-        cutoff = (records
-                  | "Timestamps" >> beam.Map(_required_in, spec.timestamp_column)
+        cutoff = (batches
+                  | "Timestamps" >> beam.FlatMap(_timestamps, spec)
                   | "Quantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES)
                   | "CutoffAtFraction" >> beam.Map(
                       lambda q: q[min(len(q) - 1, round((1 - spec.eval_fraction) * (len(q) - 1)))]))
     if cutoff_path:
         _ = cutoff | "RecordCutoff" >> beam.Map(_write_json, cutoff_path)
-    train, eval_ = records | "TimeSplit" >> beam.Partition(
-        lambda r, _, c: int(_required_in(r, spec.timestamp_column) >= c), 2,
-        beam.pvalue.AsSingleton(cutoff))
-    return train, eval_
+    tagged = batches | "TimeSplit" >> beam.FlatMap(
+        _by_cutoff, spec, beam.pvalue.AsSingleton(cutoff)).with_outputs(TRAIN_SPLIT, EVAL_SPLIT)
+    return tagged[TRAIN_SPLIT], tagged[EVAL_SPLIT]
 
 
 def _write_json(number: int, path: str) -> None:
@@ -185,8 +288,23 @@ def _write_json(number: int, path: str) -> None:
         handle.write(json.dumps(int(number)))
 
 
+def _csv_files(pattern: str) -> Tuple[List[str], List[str]]:
+    """The input files and their shared header; refuses files whose headers differ."""
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise RuntimeError(f"Split pattern {pattern} does not match any files.")
+    names = csv_records.read_header(files[0])
+    for path in files[1:]:
+        if csv_records.read_header(path) != names:
+            raise RuntimeError(f"{path}: its header ({','.join(csv_records.read_header(path))}) "
+                               f"differs from {files[0]}'s ({','.join(names)}); every file in "
+                               f"the ratings folder needs the same columns in the same order")
+    return files, names
+
+
 class Executor(csv_executor.Executor):
-    """Reads CSVs like CsvExampleGen and splits them by the SplitSpec in custom_config."""
+    """Reads CSVs into CsvExampleGen's records and splits them by the SplitSpec in
+    custom_config."""
 
     _cutoff_path: Optional[str] = None
     _duplicates_path: Optional[str] = None
@@ -198,9 +316,15 @@ class Executor(csv_executor.Executor):
                                   input_config)
         (split,) = input_config.splits
         spec = SplitSpec.from_exec_properties(exec_properties)
-        examples = pipeline | "InputToRecord" >> self.GetInputSourceToExamplePTransform()(
-            exec_properties, split.pattern)
-        unique = examples | "DropDuplicates" >> DropDuplicates(spec, self._duplicates_path)
+        files, column_names = _csv_files(os.path.join(
+            exec_properties[standard_component_specs.INPUT_BASE_KEY], split.pattern))
+        paths = pipeline | "CsvFiles" >> beam.Create(files)
+        column_types = (paths
+                        | "ColumnTypesPerFile" >> beam.Map(csv_records.file_types, column_names)
+                        | "ColumnTypes" >> beam.CombineGlobally(csv_records.merge_types))
+        batches = paths | "ReadRows" >> beam.FlatMap(
+            _read_rows, column_names, spec, beam.pvalue.AsSingleton(column_types))
+        unique = batches | "DropDuplicates" >> DropDuplicates(spec, self._duplicates_path)
         train, eval_ = unique | "Split" >> SplitInteractions(spec, self._cutoff_path)
         return {TRAIN_SPLIT: train, EVAL_SPLIT: eval_}
 

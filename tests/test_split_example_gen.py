@@ -46,12 +46,19 @@ def _key(record: bytes) -> str:
     return json.dumps([values[0], values[1].decode(), values[2]])
 
 
+def _batches(records, spec: SplitSpec) -> list:
+    """Rows holding every row of their users, as DropDuplicates outputs them."""
+    return [rows for _, rows in split_example_gen.by_user_bucket(
+        split_example_gen.rows_from_records(records, spec))]
+
+
 def _split(spec: SplitSpec, examples=INTERACTIONS):
     """(train, eval) lists of (user, item, timestamp), from a real Beam pipeline."""
     with tempfile.TemporaryDirectory() as folder:
         with beam.Pipeline() as pipeline:
             records = [e.SerializeToString(deterministic=True) for e in examples]
-            train, eval_ = (pipeline | beam.Create(records) | SplitInteractions(spec, None))
+            train, eval_ = (pipeline | beam.Create(_batches(records, spec))
+                            | SplitInteractions(spec, None))
             for name, collection in (("train", train), ("eval", eval_)):
                 _ = (collection | f"Key{name}" >> beam.Map(_key)
                      | f"Write{name}" >> beam.io.WriteToText(os.path.join(folder, name)))
@@ -166,7 +173,11 @@ def _deduplicate(examples):
     with tempfile.TemporaryDirectory() as folder:
         count = os.path.join(folder, "count.json")
         with beam.Pipeline() as pipeline:
-            _ = (pipeline | beam.Create(examples) | DropDuplicates(_spec(), count)
+            records = [e.SerializeToString(deterministic=True) for e in examples]
+            batches = split_example_gen.by_user_bucket(
+                split_example_gen.rows_from_records(records, _spec()))
+            _ = (pipeline | beam.Create(list(batches)) | DropDuplicates(_spec(), count)
+                 | beam.FlatMap(lambda rows: rows.records)
                  | beam.Map(_user_item_rating)
                  | beam.io.WriteToText(os.path.join(folder, "kept")))
         kept = sorted(tuple(json.loads(line)) for path in glob.glob(f"{folder}/kept*")
