@@ -109,6 +109,9 @@ class ModelConfig:
     rating_hidden_units: List[int] = setting(factory=lambda: [64, 32], help=(
         "rating MLP layer sizes"))
     epochs: int = setting(10, help="training epochs (0 trains nothing: useful to test the gate)")
+    max_examples_seen: int = setting(20_000_000, help=(
+        "training budget: fewer epochs than `epochs` when they would see more examples "
+        "than this (at least 1; 0: no budget), so that large data costs less per rating"))
     batch_size: int = setting(512, help="batch size, also the number of in-batch negatives")
     learning_rate: float = setting(0.1, help="Adagrad learning rate")
     l2_regularization: float = setting(0.05, help=(
@@ -265,6 +268,8 @@ class Config:
         _check(all(u >= 1 for u in m.rating_hidden_units), "model.rating_hidden_units",
                f"must be positive layer sizes, got {m.rating_hidden_units}")
         _check(0 <= m.epochs <= 10_000, "model.epochs", f"must be in 0..10000, got {m.epochs}")
+        _check(m.max_examples_seen >= 0, "model.max_examples_seen",
+               f"must be >= 0, got {m.max_examples_seen}")
         _check(1 <= m.batch_size <= 1_000_000, "model.batch_size", f"must be in 1..1000000, got {m.batch_size}")
         _check(0 < m.learning_rate <= 10, "model.learning_rate", f"must be in (0, 10], got {m.learning_rate}")
         _check(m.l2_regularization >= 0, "model.l2_regularization", f"must be >= 0, got {m.l2_regularization}")
@@ -319,6 +324,7 @@ class Config:
             retrieval_weight=retrieval,
             rating_weight=rating,
             epochs=self.model.epochs,
+            max_examples_seen=self.model.max_examples_seen,
             batch_size=self.model.batch_size,
             learning_rate=self.model.learning_rate,
             l2_regularization=self.model.l2_regularization,

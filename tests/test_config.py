@@ -1,10 +1,11 @@
 """Config loading: defaults, TOML, overrides and every validation error."""
 
+import dataclasses
 import pathlib
 
 import pytest
 
-from mtrec.pipeline.config import ConfigError, load_config
+from mtrec.pipeline.config import Config, ConfigError, load_config
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -129,3 +130,13 @@ def test_every_shipped_preset_loads_with_its_measured_gate(preset):
     # popular's top-100 and below the global mean's RMSE on both datasets.
     assert 0.3 <= config.gate.min_top_k_accuracy < 1.0
     assert config.gate.max_rmse < 1.0
+
+
+def test_the_examples_seen_budget_cuts_epochs_as_the_data_grows():
+    settings = dataclasses.replace(Config().trainer_settings(), epochs=10,
+                                   max_examples_seen=20_000_000)
+    assert settings.epochs_for(80_000) == 10
+    assert settings.epochs_for(8_000_000) == 2  # 2.5 budgets' worth rounds to 2
+    assert settings.epochs_for(100_000_000) == 1  # always at least one pass
+    assert dataclasses.replace(settings, max_examples_seen=0).epochs_for(10 ** 9) == 10
+    assert dataclasses.replace(settings, epochs=0).epochs_for(10) == 0

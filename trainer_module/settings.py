@@ -23,6 +23,7 @@ class TrainingSettings:
     retrieval_weight: float
     rating_weight: float  # 0 when the data has no ratings (Config.loss_weights)
     epochs: int
+    max_examples_seen: int  # 0: no budget; else training stops at about this many
     batch_size: int
     learning_rate: float
     l2_regularization: float
@@ -47,6 +48,17 @@ class TrainingSettings:
             if name in values:
                 values[name] = tuple(values[name])
         return cls(**values)
+
+    def epochs_for(self, num_examples: int) -> int:
+        """Epochs to train on `num_examples` interactions: `epochs`, or fewer when
+        that would see more than `max_examples_seen` examples (at least one).
+
+        Large data needs fewer passes over it: the cost per million ratings stays
+        flat as the data grows (the quality cost is in docs/benchmarks.md).
+        """
+        if self.max_examples_seen <= 0 or num_examples <= 0 or self.epochs == 0:
+            return self.epochs
+        return max(1, min(self.epochs, round(self.max_examples_seen / num_examples)))
 
     def to_custom_config(self) -> Dict[str, Any]:
         """The settings as JSON-ready values (tuples become lists)."""

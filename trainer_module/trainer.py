@@ -178,7 +178,11 @@ def run_fn(fn_args: FnArgs) -> None:
             train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
             spec.max_length, settings.seed)
     dataset = shuffled_batches(train, settings.batch_size, settings.seed)
-    history = model.fit(dataset, epochs=settings.epochs, verbose=2,
+    epochs = settings.epochs_for(len(train[features.USER_INDEX]))
+    if epochs != settings.epochs:
+        logging.info("training %d epochs instead of %d: the budget is %d examples seen",
+                     epochs, settings.epochs, settings.max_examples_seen)
+    history = model.fit(dataset, epochs=epochs, verbose=2,
                         callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
 
     module = export.RecommenderModule(
@@ -196,4 +200,4 @@ def run_fn(fn_args: FnArgs) -> None:
                  index_quality["exact_p50_ms"], index_quality["scann"])
     export.save(module, fn_args.serving_model_dir, index_quality)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
-        json.dump({"epochs": settings.epochs, "history": history.history}, f)
+        json.dump({"epochs": epochs, "history": history.history}, f)
