@@ -46,14 +46,21 @@ class ScaledSpec:
     taste_weight: float = 0.8
     noise: float = 0.45
     seed: int = 7
+    users: int = 0  # 0: num_ratings / ratings_per_user
+    items: int = 0  # 0: num_ratings / ratings_per_item
 
     @property
     def num_users(self) -> int:
-        return max(100, self.num_ratings // self.ratings_per_user)
+        return self.users or max(100, self.num_ratings // self.ratings_per_user)
 
     @property
     def num_items(self) -> int:
-        return max(100, self.num_ratings // self.ratings_per_item)
+        return self.items or max(100, self.num_ratings // self.ratings_per_item)
+
+
+# MovieLens 25M's shape: its users, items and ratings (about 154 ratings per
+# user, 423 per item).
+MOVIELENS_25M_SHAPE = ScaledSpec(25_000_095, users=162_541, items=59_047)
 
 
 def _validate(spec: ScaledSpec) -> None:

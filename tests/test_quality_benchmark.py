@@ -131,3 +131,25 @@ def test_tradeoff_plot_draws_every_point_and_reference(tmp_path):
     path = tmp_path / "plot.png"
     plot_tradeoff("test", ours, references, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_sparse_popularity_ranks_match_the_dense_ranking_definition():
+    from mtrec.benchmarks import popularity
+
+    rng = np.random.default_rng(3)
+    num_users, num_items = 40, 30
+    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, num_users, 600),
+                                               np.minimum(rng.zipf(1.6, 600) - 1, num_items - 1))}
+    pairs = sorted(pairs)
+    held = set(pairs[::5])
+    train = _interactions([p for p in pairs if p not in held])
+    # Held-out pairs, plus an unseen user (index num_users) and an unseen item (num_items).
+    held_out = _interactions(sorted(held) + [(num_users, 2), (3, num_items)])
+    dense = ranking.ranking_metrics(baselines.most_popular(train, num_items), train, held_out,
+                                    num_users, num_items, top_k=(1, 5, 10))
+    ranks = popularity.seen_excluded_ranks(train.users, train.items, held_out.users,
+                                           held_out.items, num_items)
+    for k in (1, 5, 10):
+        assert math.isclose(float(np.mean(ranks < k)),
+                            dense[f"top_{k}_accuracy_seen_excluded"])
+    assert ranks[-1] == num_items  # an item unseen in training never ranks

@@ -66,9 +66,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "For each size, generates synthetic ratings (data/synthetic.py; kept in the work "
         "folder), runs the whole pipeline from scratch with the gate open, and records each "
         "component's time and peak memory. The table is rewritten after every size.")
-    scale.add_argument("--sizes", default="100000,1000000,10000000",
-                       help="numbers of ratings, comma-separated (default "
-                            "100000,1000000,10000000)")
+    scale.add_argument("--sizes", default="1000000,10000000,ml-25m",
+                       help="numbers of ratings (about 50 per user and 100 per item), or "
+                            "ml-25m for MovieLens 25M's shape (162,541 users, 59,047 items, "
+                            "25,000,095 ratings), comma-separated (default "
+                            "1000000,10000000,ml-25m)")
     add_set_option(scale, " for every run, e.g. model.epochs=2")
     scale.add_argument("--time-limit-minutes", type=float, default=120,
                        help="stop a size's run after this long and record it as stopped "
@@ -87,13 +89,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_output_option(overhead)
 
 
-def _parse_sizes(text: str) -> List[int]:
+def _parse_sizes(text: str) -> list:
+    """ScaledSpecs from "1000000,10000000,ml-25m"."""
+    from mtrec.benchmarks.scale import parse_size
+
     try:
-        sizes = [int(size) for size in text.split(",") if size.strip()]
+        sizes = [parse_size(size) for size in text.split(",") if size.strip()]
     except ValueError as error:
-        raise UserFacingError(f"--sizes takes whole numbers of ratings, e.g. 100000,1000000 ({error})"
-                        ) from error
-    if not sizes or not all(1_000 <= size <= 100_000_000 for size in sizes):
+        raise UserFacingError(f"--sizes takes whole numbers of ratings or ml-25m, e.g. "
+                              f"100000,1000000 ({error})") from error
+    if not sizes or not all(1_000 <= size.num_ratings <= 100_000_000 for size in sizes):
         raise UserFacingError(f"--sizes: {text!r}: each size must be in 1000..100000000 ratings")
     return sizes
 
