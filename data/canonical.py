@@ -17,7 +17,7 @@ import dataclasses
 import datetime
 import math
 import pathlib
-from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.trainer_module.features import (GENRES, ITEM_ID, RATING, REVIEW_SUMMARY, TIMESTAMP,
@@ -108,23 +108,37 @@ def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","
         raise DatasetError(f"{path}:{reader.line_num}: malformed CSV: {error}") from None
 
 
-class RatingsWriter:
-    """Streams canonical rating rows into <output>/ratings/ratings.csv, atomically.
+def ratings_file_names(shards: int) -> List[str]:
+    """The ratings files a prepare writes: ratings.csv, or `shards` numbered parts."""
+    if shards == 1:
+        return ["ratings.csv"]
+    return [f"ratings-{index:05d}-of-{shards:05d}.csv" for index in range(shards)]
 
-    Rows go to a `.partial` file beside it; `finish` renames it (and the items
-    file) into place. Used as a context manager, a failure removes the
-    partial files, so what the output folder held before is left as it was.
+
+class RatingsWriter:
+    """Streams canonical rating rows into <output>/ratings/, atomically: one file,
+    ratings.csv, or `shards` files (rows dealt in turn), which a distributed
+    runner reads in parallel (TFX reads each CSV file in one worker).
+
+    Rows go to `.partial` files beside them; `finish` renames them (and the
+    items file) into place and removes ratings files an earlier prepare left
+    there. Used as a context manager, a failure removes the partial files, so
+    what the output folder held before is left as it was.
     """
 
-    def __init__(self, output_dir: pathlib.Path, columns: Sequence[str]):
+    def __init__(self, output_dir: pathlib.Path, columns: Sequence[str], shards: int = 1):
+        if not 1 <= shards <= 1024:
+            raise DatasetError(f"--shards must be in 1..1024, got {shards}")
         self.columns = tuple(columns)
-        self.path = output_dir / "ratings" / "ratings.csv"
+        self.folder = output_dir / "ratings"
+        self.paths = [self.folder / name for name in ratings_file_names(shards)]
         self.items_path = output_dir / "items.csv"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = _partial(self.path)
-        self._handle = self._partial.open("w", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._handle, lineterminator="\n")
-        self._writer.writerow(self.columns)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._handles = [_partial(path).open("w", newline="", encoding="utf-8")
+                         for path in self.paths]
+        self._writers = [csv.writer(handle, lineterminator="\n") for handle in self._handles]
+        for writer in self._writers:
+            writer.writerow(self.columns)
         self._users: set = set()
         self._items: set = set()
         self.count = 0
@@ -134,12 +148,14 @@ class RatingsWriter:
 
     def __exit__(self, error_type, error, traceback) -> None:
         if error_type is not None:
-            self._handle.close()
-            self._partial.unlink(missing_ok=True)
+            for handle, path in zip(self._handles, self.paths):
+                handle.close()
+                _partial(path).unlink(missing_ok=True)
             _partial(self.items_path).unlink(missing_ok=True)
 
     def write(self, row: Dict[str, object]) -> None:
-        self._writer.writerow([row.get(column, "") for column in self.columns])
+        self._writers[self.count % len(self._writers)].writerow(
+            [row.get(column, "") for column in self.columns])
         self._users.add(row[USER_ID])
         self._items.add(row[ITEM_ID])
         self.count += 1
@@ -147,9 +163,10 @@ class RatingsWriter:
     def finish(self, items: Optional[Iterable[Tuple[str, str, str]]]) -> PreparedCounts:
         """Writes items.csv from (item_id, title, genres) rows (None: the dataset has
         no titles, and a previous dataset's items.csv is removed), then publishes."""
-        self._handle.close()
+        for handle in self._handles:
+            handle.close()
         if self.count == 0:
-            raise DatasetError(f"{self.path}: the source held no ratings")
+            raise DatasetError(f"{self.folder}: the source held no ratings")
         if items is not None:
             with _partial(self.items_path).open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle, lineterminator="\n")
@@ -158,7 +175,10 @@ class RatingsWriter:
             _partial(self.items_path).replace(self.items_path)
         else:
             self.items_path.unlink(missing_ok=True)
-        self._partial.replace(self.path)
+        for path in self.paths:
+            _partial(path).replace(path)
+        for stale in set(self.folder.glob("ratings*.csv")) - set(self.paths):
+            stale.unlink()
         return PreparedCounts(self.count, len(self._users), len(self._items),
                               RATING in self.columns,
                               str(self.items_path) if items is not None else None)

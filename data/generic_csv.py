@@ -114,8 +114,9 @@ def _rows(path: pathlib.Path, mapping: ColumnMapping, fmt: CsvFormat) -> Iterato
 
 
 def prepare(source: str, output: str, mapping: ColumnMapping,
-            fmt: CsvFormat = CsvFormat()) -> PreparedCounts:
-    """Streams every file under `source` into canonical CSVs under `output`.
+            fmt: CsvFormat = CsvFormat(), shards: int = 1) -> PreparedCounts:
+    """Streams every file under `source` into canonical CSVs under `output`
+    (`shards` ratings files; canonical.RatingsWriter).
 
     With a title column, items.csv holds each item's first title seen (genres
     empty); without one there is no items file.
@@ -127,7 +128,8 @@ def prepare(source: str, output: str, mapping: ColumnMapping,
     has_title = TITLE in roles
     titles: Dict[str, str] = {}
     with RatingsWriter(output_dir, ratings_columns(
-            RATING in roles, TIMESTAMP in roles, has_title, REVIEW_SUMMARY in roles)) as writer:
+            RATING in roles, TIMESTAMP in roles, has_title, REVIEW_SUMMARY in roles),
+            shards) as writer:
         for path in files:
             for row in _rows(path, mapping, fmt):
                 if has_title:

@@ -136,8 +136,10 @@ DATASETS = {
 }
 
 
-def prepare(dataset: str, source: str, output: str, side_features: bool = True) -> PreparedCounts:
-    """Converts a MovieLens folder into <output>/ratings/ratings.csv and <output>/items.csv.
+def prepare(dataset: str, source: str, output: str, side_features: bool = True,
+            shards: int = 1) -> PreparedCounts:
+    """Converts a MovieLens folder into <output>/ratings/ (ratings.csv, or `shards`
+    files: canonical.RatingsWriter) and <output>/items.csv.
 
     With `side_features`, every rating row also carries its movie's title and
     genres. A rating whose movie is missing from the movie file is an error.
@@ -148,7 +150,8 @@ def prepare(dataset: str, source: str, output: str, side_features: bool = True) 
         raise DatasetError(f"{source_dir}: not a folder (--source should be the unpacked "
                            f"{dataset} folder)")
     items = read_items(source_dir)
-    with RatingsWriter(output_dir, ratings_columns(True, True, side_features, False)) as writer:
+    with RatingsWriter(output_dir, ratings_columns(True, True, side_features, False),
+                       shards) as writer:
         for where, (user, item, rating, timestamp) in read_ratings(source_dir):
             row = {USER_ID: user, ITEM_ID: item, RATING: parse_rating(rating, where),
                    TIMESTAMP: parse_timestamp(timestamp, where)}

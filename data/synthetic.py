@@ -141,25 +141,35 @@ def _lines(user, item, rating, timestamp) -> Iterator[str]:
                 rating[start:end].tolist(), timestamp[start:end].tolist()))
 
 
-def write(spec: ScaledSpec, output_dir: str) -> str:
-    """Writes output_dir/ratings/ratings.csv and output_dir/items.csv; returns the ratings folder.
+def write(spec: ScaledSpec, output_dir: str, shards: int = 1) -> str:
+    """Writes the ratings under output_dir/ratings/ and output_dir/items.csv; returns
+    the ratings folder. One file, ratings.csv, or `shards` files of consecutive
+    rows (ratings-00000-of-00008.csv, ...), which runners can read in parallel.
 
     Files are written under temporary names and renamed, so an interrupted
     run never leaves a truncated CSV that a later run would take as complete.
     """
+    if not 1 <= shards <= 1024:
+        raise ValueError(f"shards must be in 1..1024, got {shards}")
     drawn = generate(spec)
     ratings_dir = pathlib.Path(output_dir) / "ratings"
     ratings_dir.mkdir(parents=True, exist_ok=True)
-    partial = ratings_dir / "ratings.csv.partial"
-    with partial.open("w", encoding="utf-8") as handle:
-        handle.write("user_id,item_id,rating,timestamp\n")
-        for chunk in _lines(drawn.user, drawn.item, drawn.rating, drawn.timestamp):
-            handle.write(chunk)
+    names = (["ratings.csv"] if shards == 1 else
+             [f"ratings-{index:05d}-of-{shards:05d}.csv" for index in range(shards)])
+    bounds = np.linspace(0, drawn.user.size, shards + 1).astype(np.int64)
+    for name, start, end in zip(names, bounds[:-1], bounds[1:]):
+        partial = ratings_dir / f"{name}.partial"
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write("user_id,item_id,rating,timestamp\n")
+            for chunk in _lines(drawn.user[start:end], drawn.item[start:end],
+                                drawn.rating[start:end], drawn.timestamp[start:end]):
+                handle.write(chunk)
     items_partial = pathlib.Path(output_dir) / "items.csv.partial"
     with items_partial.open("w", encoding="utf-8") as handle:
         handle.write("item_id,title,genres\n")
         handle.writelines(f"i{i:07d},Item {i},{GENRES[genre]}\n"
                           for i, genre in enumerate(drawn.item_genre.tolist()))
     os.replace(items_partial, pathlib.Path(output_dir) / "items.csv")
-    os.replace(partial, ratings_dir / "ratings.csv")
+    for name in names:
+        os.replace(ratings_dir / f"{name}.partial", ratings_dir / name)
     return str(ratings_dir)

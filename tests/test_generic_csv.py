@@ -66,6 +66,25 @@ def test_implicit_only_data_has_no_rating_column(tmp_path):
     assert list(rows[0]) == ["user_id", "item_id", "timestamp"] and len(rows) == 3
 
 
+def test_shards_deal_the_rows_and_replace_an_earlier_prepare_s_files(tmp_path):
+    source = tmp_path / "clicks.csv"
+    source.write_text("visitor,product,ts\n" + "".join(f"v{n},p{n % 4},{n}\n" for n in range(7)))
+    mapping = generic_csv.ColumnMapping(user="visitor", item="product", timestamp="ts")
+    ratings = tmp_path / "out" / "ratings"
+    generic_csv.prepare(str(source), str(tmp_path / "out"), mapping)
+    single = _read(ratings / "ratings.csv")
+    counts = generic_csv.prepare(str(source), str(tmp_path / "out"), mapping, shards=3)
+    files = sorted(ratings.glob("*.csv"))
+    assert [f.name for f in files] == [f"ratings-0000{i}-of-00003.csv" for i in range(3)]
+    assert [len(_read(f)) for f in files] == [3, 2, 2] and counts.ratings == 7
+    assert sorted(row["user_id"] for f in files for row in _read(f)) == sorted(
+        row["user_id"] for row in single)
+    generic_csv.prepare(str(source), str(tmp_path / "out"), mapping)  # back to one file
+    assert [f.name for f in ratings.glob("*.csv")] == ["ratings.csv"]
+    with pytest.raises(DatasetError, match="--shards must be in 1..1024"):
+        generic_csv.prepare(str(source), str(tmp_path / "out"), mapping, shards=0)
+
+
 @pytest.mark.parametrize("content,mapping,message", [
     ("user,item\n1,2\n", generic_csv.ColumnMapping("user", "product"),
      r"r.csv: no column 'product' \(mapped to item_id\); the header is user,item"),

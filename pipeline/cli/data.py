@@ -42,6 +42,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     prepare.add_argument("--source", required=True, help="the unpacked dataset folder (MovieLens), "
                          "or a CSV file or folder of CSV files (amazon-2014, csv)")
     prepare.add_argument("--output", required=True, help="folder to write the canonical CSVs to")
+    prepare.add_argument("--shards", type=int, default=1, metavar="N",
+                         help="write the ratings as N files (rows dealt in turn) instead of one "
+                         "ratings.csv, so that a distributed Beam runner (Flink) reads them in "
+                         "parallel: TFX's ExampleGen reads each file in one worker (default 1)")
     prepare.add_argument("--no-side-features", action="store_true",
                          help="MovieLens: leave the title and genres columns out of the rating rows")
     mapping = prepare.add_argument_group(
@@ -64,14 +68,16 @@ def _prepare(args: argparse.Namespace) -> int:
 
     if args.dataset in movielens.DATASETS:
         counts = movielens.prepare(args.dataset, args.source, args.output,
-                                   side_features=not args.no_side_features)
+                                   side_features=not args.no_side_features, shards=args.shards)
     else:
         counts = generic_csv.prepare(args.source, args.output, _column_mapping(args),
                                      generic_csv.CsvFormat(
                                          delimiter=args.delimiter.replace("\\t", "\t"),
-                                         header=not args.no_header, encoding=args.encoding))
+                                         header=not args.no_header, encoding=args.encoding),
+                                     shards=args.shards)
     print(f"wrote {counts.ratings} interactions ({counts.users} users, {counts.items} items) "
-          f"to {args.output}/ratings/ratings.csv"
+          f"to {args.output}/ratings/"
+          + ("ratings.csv" if args.shards == 1 else f" ({args.shards} files)")
           + (f" and {counts.items_file}" if counts.items_file else ""))
     items_file = counts.items_file or "''"
     command = f"mtrec run --data-dir {args.output}/ratings --items-file {items_file}"
