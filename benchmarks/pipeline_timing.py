@@ -3,7 +3,8 @@ time, each component's time and each component's peak memory.
 
 Time per component comes from the run's own progress lines ("✓ Trainer
 (81.2s)"). Memory is sampled four times a second as the resident set size of
-the whole process tree (the run and the Beam workers it starts), and each
+the whole process tree (the run and the Beam workers it starts, and on Flink
+the cluster's detached JVMs), and each
 sample is charged to the component running at that moment, so a component's
 peak is the most the machine held for the run while it ran.
 """
@@ -53,9 +54,21 @@ def mtrec_command() -> List[str]:
     return [sys.executable, "-m", "mtrec.pipeline.cli"]
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def _tree_rss(process: psutil.Process, other_pids: Sequence[int] = ()) -> int:
+    """Resident bytes of `process`, its descendants, and the processes `other_pids`
+    and theirs (daemons outside the tree: a Flink cluster's JVMs), each once."""
+    members = {process.pid: process}
+    for member in process.children(recursive=True):
+        members[member.pid] = member
+    for pid in other_pids:
+        try:
+            root = psutil.Process(pid)
+            for member in [root] + root.children(recursive=True):
+                members.setdefault(member.pid, member)
+        except psutil.NoSuchProcess:  # a daemon that stopped since its pid was read
+            continue
     total = 0
-    for member in [process] + process.children(recursive=True):
+    for member in members.values():
         try:
             total += member.memory_info().rss
         except psutil.NoSuchProcess:  # a Beam worker that exited between listing and reading
@@ -69,9 +82,11 @@ def mtrec_run(run_args: Sequence[str]) -> List[str]:
 
 
 def timed_run(command: Sequence[str], time_limit_seconds: float,
-              echo: Callable[[str], None] = print) -> TimedRun:
+              echo: Callable[[str], None] = print,
+              other_pids: Callable[[], Sequence[int]] = tuple) -> TimedRun:
     """Runs `command`, echoing its output; stops it (and its children) after
-    `time_limit_seconds`."""
+    `time_limit_seconds`. Memory samples also count `other_pids()` (read at
+    every sample: daemons the run starts outside its process tree)."""
     started = time.monotonic()
     child = subprocess.Popen(list(command), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, bufsize=1,
@@ -84,7 +99,7 @@ def timed_run(command: Sequence[str], time_limit_seconds: float,
     def sample() -> None:
         while not finished.wait(_SAMPLE_SECONDS):
             try:
-                rss = _tree_rss(tree)
+                rss = _tree_rss(tree, other_pids())
             except psutil.NoSuchProcess:  # the run itself has exited
                 return
             peaks[current[0]] = max(peaks.get(current[0], 0), rss)

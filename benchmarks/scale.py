@@ -26,6 +26,9 @@ from mtrec.data import synthetic
 
 GiB = 1024 ** 3
 OPEN_GATE = {"gate.min_top_k_accuracy": "0", "gate.max_rmse": "5"}
+# The Beam runners a size can run on: name -> the settings that select it.
+RUNNERS = {"in memory": {}, "flink": {"beam_runner": "flink"}}
+SHARDS = 8  # CSV files per size, so that a distributed runner reads them in parallel
 
 
 @dataclasses.dataclass
@@ -35,6 +38,7 @@ class SizeResult:
     spec: synthetic.ScaledSpec
     run: pipeline_timing.TimedRun
     metrics: Dict[str, float]
+    runner: str = "in memory"  # a RUNNERS key
     # most-popular's top-100 seen excluded on the same split and user sample
     popular_top_k: Optional[float] = None
     examples: Dict[str, int] = dataclasses.field(default_factory=dict)  # split -> records
@@ -50,37 +54,40 @@ def parse_size(text: str) -> synthetic.ScaledSpec:
 def prepare_data(spec: synthetic.ScaledSpec, data_dir: str, progress: Callable) -> str:
     """Writes the size's CSVs unless the same spec already wrote them; returns the ratings folder."""
     marker = os.path.join(data_dir, "spec.json")
-    wanted = json.dumps(dataclasses.asdict(spec), sort_keys=True)
+    wanted = json.dumps({**dataclasses.asdict(spec), "shards": SHARDS}, sort_keys=True)
     ratings_dir = os.path.join(data_dir, "ratings")
     if os.path.exists(marker) and open(marker, encoding="utf-8").read() == wanted:
         return ratings_dir
     progress(f"{spec.num_ratings:,} ratings: generating {spec.num_users:,} users x "
              f"{spec.num_items:,} items into {data_dir}")
     shutil.rmtree(data_dir, ignore_errors=True)
-    synthetic.write(spec, data_dir)
+    synthetic.write(spec, data_dir, shards=SHARDS)
     with open(marker, "w", encoding="utf-8") as handle:
         handle.write(wanted)
     return ratings_dir
 
 
-def run_size(spec: synthetic.ScaledSpec, work_dir: str, overrides: Dict[str, str],
-             time_limit_seconds: float, progress: Callable) -> SizeResult:
-    """Generates (or reuses) the data and runs the pipeline on it from scratch."""
+def run_size(spec: synthetic.ScaledSpec, runner: str, work_dir: str, overrides: Dict[str, str],
+             time_limit_seconds: float, progress: Callable,
+             flink_pids: Callable[[], Sequence[int]] = tuple) -> SizeResult:
+    """Generates (or reuses) the data and runs the pipeline on it from scratch on
+    `runner`; `flink_pids` lists the Flink cluster's processes, measured with the run."""
     folder = os.path.join(work_dir, f"{spec.num_ratings}")
     ratings_dir = prepare_data(spec, os.path.join(folder, "data"), progress)
-    pipeline_root = os.path.join(folder, "pipeline")
-    serving_dir = os.path.join(folder, "serving")
+    pipeline_root = os.path.join(folder, runner.replace(" ", "-"), "pipeline")
+    serving_dir = os.path.join(folder, runner.replace(" ", "-"), "serving")
     for stale in (pipeline_root, serving_dir):
         shutil.rmtree(stale, ignore_errors=True)  # a fresh run: nothing cached
-    settings = {**OPEN_GATE, **overrides}
+    settings = {**OPEN_GATE, **RUNNERS[runner], **overrides}
     args = ["--data-dir", ratings_dir, "--items-file", os.path.join(folder, "data", "items.csv"),
             "--pipeline-root", pipeline_root, "--serving-dir", serving_dir]
     for key, value in settings.items():
         args += ["--set", f"{key}={value}"]
-    progress(f"{spec.num_ratings:,} ratings: mtrec run {' '.join(args)}")
+    progress(f"{spec.num_ratings:,} ratings, {runner}: mtrec run {' '.join(args)}")
     timed = pipeline_timing.timed_run(pipeline_timing.mtrec_run(args), time_limit_seconds,
-                                      echo=lambda line: progress(f"  {line}"))
-    result = SizeResult(spec, timed, {})
+                                      echo=lambda line: progress(f"  {line}"),
+                                      other_pids=flink_pids if runner == "flink" else tuple)
+    result = SizeResult(spec, timed, {}, runner)
     if timed.exit_code == 0:
         from mtrec.pipeline.config import GateConfig, metadata_path
         from mtrec.pipeline.runs.results import EXAMPLES, read_run
@@ -104,9 +111,10 @@ def _status(result: SizeResult) -> str:
 
 def summary_table(results: Sequence[SizeResult]) -> str:
     """One row per size: totals, and time per million ratings."""
-    rows = ["| ratings | users | items | train / eval examples | wall s | s per 1M ratings | "
-            "peak memory GiB | top-100, seen excl. | most-popular top-100 | RMSE | outcome |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = ["| ratings | users | items | Beam runner | train / eval examples | wall s | "
+            "s per 1M ratings | peak memory GiB | top-100, seen excl. | most-popular top-100 | "
+            "RMSE | outcome |",
+            "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for result in results:
         spec, run = result.spec, result.run
         per_million = run.wall_seconds / (spec.num_ratings / 1e6)
@@ -116,7 +124,8 @@ def summary_table(results: Sequence[SizeResult]) -> str:
                     if result.examples else "–")
         popular = result.popular_top_k
         rows.append(
-            f"| {spec.num_ratings:,} | {spec.num_users:,} | {spec.num_items:,} | {examples} | "
+            f"| {spec.num_ratings:,} | {spec.num_users:,} | {spec.num_items:,} | "
+            f"{result.runner} | {examples} | "
             f"{run.wall_seconds:,.0f} | {per_million:,.0f} | {run.peak_bytes / GiB:.2f} | "
             f"{'–' if top_k is None else f'{top_k:.3f}'} | "
             f"{'–' if popular is None else f'{popular:.3f}'} | "
@@ -130,7 +139,7 @@ def component_table(results: Sequence[SizeResult]) -> str:
     for result in results:
         names += [name for name in result.run.component_seconds if name not in names]
     header = "| component | " + " | ".join(
-        f"{r.spec.num_ratings:,}: s | s/1M | peak GiB" for r in results) + " |"
+        f"{r.spec.num_ratings:,}, {r.runner}: s | s/1M | peak GiB" for r in results) + " |"
     rows = [header, "| --- |" + " ---: | ---: | ---: |" * len(results)]
     for name in names + [pipeline_timing.BETWEEN]:
         cells = []
@@ -149,20 +158,25 @@ def component_table(results: Sequence[SizeResult]) -> str:
 
 
 def growth_line(results: Sequence[SizeResult]) -> str:
-    """The per-million cost at the largest size against the smallest size of at least 1M."""
-    complete = [r for r in results if r.run.exit_code == 0]
-    base = [r for r in complete if r.spec.num_ratings >= 1_000_000]
-    if len(base) < 2:
-        return "Growth: fewer than two completed sizes of 1M ratings or more; no ratio."
-    low, high = base[0], base[-1]
-
+    """Per runner: the per-million cost at the largest size against the smallest
+    size of at least 1M."""
     def per_million(result: SizeResult) -> float:
         return result.run.wall_seconds / (result.spec.num_ratings / 1e6)
 
-    return (f"Growth: {per_million(high):,.0f} s per 1M ratings at "
-            f"{high.spec.num_ratings:,} against {per_million(low):,.0f} s at "
-            f"{low.spec.num_ratings:,}: {per_million(high) / per_million(low):.2f}× "
-            "(goal ≤ 1.3×).")
+    lines = []
+    for runner in dict.fromkeys(r.runner for r in results):
+        base = [r for r in results if r.runner == runner and r.run.exit_code == 0
+                and r.spec.num_ratings >= 1_000_000]
+        if len(base) < 2:
+            lines.append(f"Growth ({runner}): fewer than two completed sizes of 1M ratings or "
+                         "more; no ratio.")
+            continue
+        low, high = base[0], base[-1]
+        lines.append(f"Growth ({runner}): {per_million(high):,.0f} s per 1M ratings at "
+                     f"{high.spec.num_ratings:,} against {per_million(low):,.0f} s at "
+                     f"{low.spec.num_ratings:,}: {per_million(high) / per_million(low):.2f}× "
+                     "(goal ≤ 1.3×).")
+    return "\n\n".join(lines)
 
 
 def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
@@ -171,10 +185,11 @@ def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
         "## Scale (`mtrec bench scale`)\n\n"
         f"Run on {datetime.date.today()} on {report.machine()}. Synthetic ratings from "
         "`data/synthetic.py` (power-law item popularity; ~50 ratings per user and ~100 per "
-        "item, or MovieLens 25M's shape); every size is a fresh `mtrec run` (nothing cached, "
-        f"in memory) with the default configuration and {settings}. Every component "
+        "item, or MovieLens 25M's shape); every size is a fresh `mtrec run` (nothing cached) "
+        f"with the default configuration and {settings}. Every component "
         "boundary's record count was checked by the run itself (docs/reliability.md): a "
-        "completed run lost no row. Most-popular is ranked on the run's own split and the "
+        "completed run lost no row. On Flink, the run starts a standalone cluster "
+        "(docs/orchestrators.md) and peak memory includes its JVMs. Most-popular is ranked on the run's own split and the "
         "Evaluator's user sample. Peak memory is the resident set of the run and its Beam "
         "workers together, sampled 4× a second. Goals (issue 18): 25M ratings in ≤ 45 min "
         "and ≤ 8 GiB; 10M in ≤ 15 min; per-million cost flat within 1.3×.\n\n"
@@ -183,17 +198,21 @@ def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
         + component_table(results) + "\n")
 
 
-def run(sizes: Sequence[synthetic.ScaledSpec], work_dir: str, output: str,
-        overrides: Dict[str, str], time_limit_seconds: float, progress: Callable = print) -> str:
-    """Runs every size, rewriting the section after each so a long run keeps what it measured."""
+def run(sizes: Sequence[synthetic.ScaledSpec], runners: Sequence[str], work_dir: str,
+        output: str, overrides: Dict[str, str], time_limit_seconds: float,
+        progress: Callable = print, flink_pids: Callable[[], Sequence[int]] = tuple) -> str:
+    """Runs every size on every runner, rewriting the section after each run so a long
+    benchmark keeps what it measured."""
     results: List[SizeResult] = []
     text = ""
     for size in sizes:
-        results.append(run_size(size, work_dir, overrides, time_limit_seconds, progress))
-        text = section(results, overrides)
-        report.write_section(output, text)
-        if results[-1].run.exit_code not in (0, None):
-            progress("\n".join(results[-1].run.output_tail))
-            raise RuntimeError(f"{size.num_ratings:,} ratings: the pipeline {_status(results[-1])}; "
-                               "its last output is above")
+        for runner in runners:
+            results.append(run_size(size, runner, work_dir, overrides, time_limit_seconds,
+                                    progress, flink_pids))
+            text = section(results, overrides)
+            report.write_section(output, text)
+            if results[-1].run.exit_code not in (0, None):
+                progress("\n".join(results[-1].run.output_tail))
+                raise RuntimeError(f"{size.num_ratings:,} ratings, {runner}: the pipeline "
+                                   f"{_status(results[-1])}; its last output is above")
     return text

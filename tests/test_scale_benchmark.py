@@ -47,6 +47,17 @@ def test_synthetic_write_leaves_complete_csvs(tmp_path):
     assert not list(tmp_path.rglob("*.partial"))
 
 
+def test_synthetic_shards_hold_every_row_once(tmp_path):
+    synthetic.write(synthetic.ScaledSpec(2_000), str(tmp_path / "one"))
+    synthetic.write(synthetic.ScaledSpec(2_000), str(tmp_path / "three"), shards=3)
+    shards = sorted((tmp_path / "three" / "ratings").glob("*.csv"))
+    assert [p.name for p in shards] == [f"ratings-0000{i}-of-00003.csv" for i in range(3)]
+    rows = [line for path in shards for line in path.read_text().splitlines()[1:]]
+    single = (tmp_path / "one" / "ratings" / "ratings.csv").read_text().splitlines()[1:]
+    assert rows == single
+    assert all(p.read_text().startswith("user_id,item_id,rating,timestamp\n") for p in shards)
+
+
 def test_synthetic_refuses_absurd_sizes():
     with pytest.raises(ValueError, match="num_ratings must be in"):
         synthetic.generate(synthetic.ScaledSpec(10))
@@ -98,13 +109,14 @@ def test_scale_tables_show_cost_per_million_and_growth():
     results = [_result(1_000_000, 600, {"Trainer": 300.0}),
                _result(10_000_000, 9_000, {"Trainer": 4_000.0, "Evaluator": 2_000.0})]
     summary = scale.summary_table(results)
-    assert ("| 10,000,000 | 200,000 | 100,000 | – | 9,000 | 900 | 2.00 | – | – | 0.900 | pushed |"
-            in summary)
+    assert ("| 10,000,000 | 200,000 | 100,000 | in memory | – | 9,000 | 900 | 2.00 | – | – | "
+            "0.900 | pushed |" in summary)
     components = scale.component_table(results)
     assert "| Trainer | 300.0 | 300.0 | 2.00 | 4,000.0 | 400.0 | 2.00 |" in components
     assert "| Evaluator | – | – | – | 2,000.0 | 200.0 | 2.00 |" in components
     assert "| outside the components (imports, input checks, summary) | 300.0 | 300.0 | – | " \
            "3,000.0 | 300.0 | – |" in components
+    assert "Growth (in memory): " in scale.growth_line(results)
     assert "1.50× (goal ≤ 1.3×)" in scale.growth_line(results)
 
 

@@ -71,6 +71,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "ml-25m for MovieLens 25M's shape (162,541 users, 59,047 items, "
                             "25,000,095 ratings), comma-separated (default "
                             "1000000,10000000,ml-25m)")
+    scale.add_argument("--runners", default="in-memory",
+                       help="Beam runners to run each size on, comma-separated: in-memory "
+                            "(the DirectRunner) and flink (a standalone cluster the run starts; "
+                            "`mtrec flink setup` first) (default in-memory)")
     add_set_option(scale, " for every run, e.g. model.epochs=2")
     scale.add_argument("--time-limit-minutes", type=float, default=120,
                        help="stop a size's run after this long and record it as stopped "
@@ -109,12 +113,21 @@ def _bench_scale(args: argparse.Namespace) -> int:
     sizes = _parse_sizes(args.sizes)
     if not 1 <= args.time_limit_minutes <= 24 * 60:
         raise UserFacingError(f"--time-limit-minutes must be in 1..1440, got {args.time_limit_minutes:g}")
-    load_config(None, parse_set(args.set))  # a bad key or value is reported now, not per run
+    config = load_config(None, parse_set(args.set))  # a bad key or value: reported now
     overrides = dict(item.split("=", 1) for item in args.set)
 
     from mtrec.benchmarks import scale
+    from mtrec.pipeline.runners import flink_cluster
 
-    text = scale.run(sizes, args.work_dir, args.output, overrides, args.time_limit_minutes * 60, progress=lambda line: print(line, flush=True))
+    runners = [name.strip().replace("-", " ") for name in args.runners.split(",") if name.strip()]
+    unknown = [name for name in runners if name not in scale.RUNNERS]
+    if unknown or not runners:
+        raise UserFacingError(f"--runners: {args.runners!r}: each must be one of "
+                              f"{', '.join(name.replace(' ', '-') for name in scale.RUNNERS)}")
+    cluster = flink_cluster.spec_for(config.flink)
+    text = scale.run(sizes, runners, args.work_dir, args.output, overrides,
+                     args.time_limit_minutes * 60, progress=lambda line: print(line, flush=True),
+                     flink_pids=lambda: flink_cluster.daemon_pids(cluster))
     print(text)
     print(f"written to {args.output}")
     return 0

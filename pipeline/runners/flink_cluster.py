@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 from mtrec.pipeline.runners.flink_setup import flink_home
 from mtrec.pipeline.runtime.errors import UserFacingError
@@ -193,6 +193,16 @@ def stop(spec: ClusterSpec) -> None:
         except ProcessLookupError:
             pass  # already gone
         pid_file.unlink()
+
+
+def daemon_pids(spec: ClusterSpec) -> List[int]:
+    """The processes of a cluster started here: the JobManager and TaskManagers
+    (which Flink's scripts detach, recording them in env.pid.dir) and the
+    worker pool. For measuring them; empty when none runs."""
+    pids = []
+    for pid_file in sorted(spec.run_dir.glob("*.pid")):
+        pids += [int(line) for line in pid_file.read_text().split() if line.isdigit()]
+    return pids
 
 
 def spec_for(flink) -> ClusterSpec:
