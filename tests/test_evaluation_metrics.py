@@ -162,3 +162,28 @@ def test_the_gate_compares_the_candidate_with_the_baseline():
             diff[key.make_diff_key()] = 2 * gate.max_rmse_increase
     assert _validate({**worse, **baseline, **diff}, eval_config, has_baseline=True) == {
         ("top_100_accuracy_seen_excluded", True), (features.RMSE_METRIC, True)}
+
+
+@pytest.mark.parametrize("extracts", [
+    {"predictions": {"rank": np.array([3])}},                                # one model
+    {"predictions": {"candidate": {"rank": np.array([3])},                   # with a baseline
+                     "baseline": {"rank": np.array([7])}}},
+    {"predictions": {"candidate/rank": np.array([3])}},                      # prefixed keys
+    {"predictions": np.array([5])},                                          # one output
+    {"predictions": {"candidate": {}}},                                      # an empty entry
+    {"labels": {"rating": np.array([4.0])}},                                 # no predictions
+])
+@pytest.mark.parametrize("model_name", ["", "candidate"])
+def test_the_fast_lookup_returns_what_tfma_s_get_by_key_returns(extracts, model_name):
+    from mtrec.trainer_module.evaluation import _RecommenderCombiner
+
+    element = metric_types.StandardMetricInputs(extracts)
+    combiner = _RecommenderCombiner(model_name, rmse=True)
+    try:
+        expected = np.ravel(np.asarray(element.get_by_key("predictions", model_name, "rank"),
+                                       dtype=np.float64)).tolist()
+    except (TypeError, ValueError) as error:  # TFMA's value is not a number either
+        with pytest.raises(type(error)):
+            combiner._values(element, "predictions", "rank")
+        return
+    assert combiner._values(element, "predictions", "rank") == expected

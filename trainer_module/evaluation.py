@@ -22,6 +22,7 @@ mean. One TFMA metric, `RecommenderMetrics`, computes them all.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import math
 from typing import Any, Iterable, List, Optional
@@ -47,6 +48,27 @@ class _Accumulator:
 
 
 _RANK_OUTPUTS = (RANK_OUTPUT, RANK_SEEN_EXCLUDED_OUTPUT)  # the order of the definitions
+_NOT_PLAIN = object()
+
+
+def _select(value: Any, name: str) -> Any:
+    """TFMA's lookup of one level (`StandardMetricInputs.get_by_key`) for plain
+    dicts: value[name], or value itself when it holds no such entry; _NOT_PLAIN
+    for anything TFMA would treat otherwise (another Mapping, an empty entry,
+    "name/..."-prefixed keys), which then takes TFMA's own path.
+
+    TFMA's generic lookup, with its typing.Mapping checks, was most of this
+    combiner's time (profile in docs/benchmarks.md).
+    """
+    if type(value) is not dict:
+        return _NOT_PLAIN if isinstance(value, collections.abc.Mapping) else value
+    if name in value:
+        chosen = value[name]
+        if isinstance(chosen, collections.abc.Mapping) and not chosen:
+            return _NOT_PLAIN
+        return chosen
+    prefix = name + "/"
+    return _NOT_PLAIN if any(key.startswith(prefix) for key in value) else value
 
 
 class _RecommenderCombiner(beam.CombineFn):
@@ -80,7 +102,12 @@ class _RecommenderCombiner(beam.CombineFn):
         Plain Python from here on: an element is usually one example, and
         NumPy's per-call cost on one-element arrays exceeds the arithmetic.
         """
-        value = element.get_by_key(key, self._model_name, output)
+        value = element[key] if key in element else None
+        for name in (self._model_name, output):
+            value = _select(value, name)
+            if value is _NOT_PLAIN:
+                value = element.get_by_key(key, self._model_name, output)
+                break
         return np.ravel(np.asarray(value, dtype=np.float64)).tolist()
 
     def create_accumulator(self) -> _Accumulator:
