@@ -27,6 +27,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
 from mtrec.components import record_counts
+from mtrec.pipeline.runtime import beam_tfrecord
 
 RECORDS_PROPERTY = "records_{split}"  # an int custom property of ExampleGen's Examples artifact
 
@@ -125,20 +126,24 @@ def _single(artifacts: Dict[str, List[types.Artifact]], key: str) -> types.Artif
 
 
 class CountCheckingStatisticsGenExecutor(statistics_gen_executor.Executor):
-    """The stock StatisticsGen, then `check_statistics`."""
+    """The stock StatisticsGen, then `check_statistics`. Its TFRecords are read
+    with TensorFlow's reader (pipeline/runtime/beam_tfrecord.py)."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
         check_statistics(_single(input_dict, standard_component_specs.EXAMPLES_KEY),
                          _single(output_dict, standard_component_specs.STATISTICS_KEY))
 
 
 class CountCheckingTransformExecutor(transform_executor.Executor):
-    """The stock Transform, then `check_transformed` over every split it wrote."""
+    """The stock Transform, then `check_transformed` over every split it wrote. Its TFRecords are read
+    with TensorFlow's reader (pipeline/runtime/beam_tfrecord.py)."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
         transformed = _single(output_dict, standard_component_specs.TRANSFORMED_EXAMPLES_KEY)
         check_transformed(_single(input_dict, standard_component_specs.EXAMPLES_KEY),
@@ -146,10 +151,12 @@ class CountCheckingTransformExecutor(transform_executor.Executor):
 
 
 class CountCheckingEvaluatorExecutor(evaluator_executor.Executor):
-    """The stock Evaluator, then the eval split's count against `example_count`."""
+    """The stock Evaluator, then the eval split's count against `example_count`. Its TFRecords are read
+    with TensorFlow's reader (pipeline/runtime/beam_tfrecord.py)."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
         examples = _single(input_dict, standard_component_specs.EXAMPLES_KEY)
         evaluation = _single(output_dict, standard_component_specs.EVALUATION_KEY)

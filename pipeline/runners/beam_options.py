@@ -39,10 +39,10 @@ def flink_args(config: Config) -> List[str]:
 def beam_args(config: Config) -> List[str]:
     """config.beam_args, plus the runner's options: Flink's for beam_runner =
     "flink", else the DirectRunner mode unless a runner or mode is given, plus
-    the worker plugin wherever the DirectRunner starts workers."""
+    the worker plugin wherever Flink or the DirectRunner starts workers."""
     args = list(config.beam_args)
     if config.beam_runner == "flink" and not any(a.startswith("--runner") for a in args):
-        return flink_args(config) + args
+        return flink_args(config) + [f"--beam_plugins={WORKER_PLUGIN}"] + args
     explicit = any(a.startswith(("--runner", "--direct_running_mode")) for a in args)
     if not explicit:
         args.append(f"--direct_running_mode={config.beam_mode}")
