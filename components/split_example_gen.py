@@ -215,12 +215,10 @@ def _latest(keyed: Tuple[int, Iterable[bytes]]) -> Tuple[Rows, int]:
 
 
 @beam.ptransform_fn
-def DropDuplicates(batches: beam.PCollection, spec: SplitSpec, count_path: Optional[str]
-                   ) -> beam.PCollection:
+def DropDuplicates(batches: beam.PCollection, count_path: Optional[str]) -> beam.PCollection:
     """(user bucket, Rows) in, Rows out with one row per (user, item): all of a
     bucket's users' rows in one Rows (see `_latest` for which row is kept).
     Writes the number dropped to `count_path`."""
-    del spec  # the columns were read into Rows already
     kept = (batches
             | "Pack" >> beam.MapTuple(lambda bucket, rows: (bucket, rows.pack()))
             | "GroupByUserBucket" >> beam.GroupByKey()
@@ -337,7 +335,7 @@ class Executor(csv_executor.Executor):
                         | "ColumnTypes" >> beam.CombineGlobally(csv_records.merge_types))
         batches = paths | "ReadRows" >> beam.FlatMap(
             _read_rows, column_names, spec, beam.pvalue.AsSingleton(column_types))
-        unique = batches | "DropDuplicates" >> DropDuplicates(spec, self._duplicates_path)
+        unique = batches | "DropDuplicates" >> DropDuplicates(self._duplicates_path)
         train, eval_ = unique | "Split" >> SplitInteractions(spec, self._cutoff_path)
         return {TRAIN_SPLIT: train, EVAL_SPLIT: eval_}
 

@@ -48,7 +48,7 @@ def test_flink_runs_on_the_configured_cluster_through_the_worker_pool(tmp_path):
         f"--flink_job_server_jar={tmp_path / 'beam-flink-1.18-job-server-2.59.0.jar'}",
         "--parallelism=4", "--environment_type=EXTERNAL",
         "--environment_config=localhost:50000", "--sdk_worker_parallelism=1",
-        "--max_num_records=5"]
+        f"--beam_plugins={beam_options.WORKER_PLUGIN}", "--max_num_records=5"]
     explicit = load_config(overrides={"beam_runner": "flink",
                                       "beam_args": ["--runner=DataflowRunner"]})
     assert beam_options.beam_args(explicit) == ["--runner=DataflowRunner"]

@@ -186,4 +186,4 @@ def test_the_fast_lookup_returns_what_tfma_s_get_by_key_returns(extracts, model_
         with pytest.raises(type(error)):
             combiner._values(element, "predictions", "rank")
         return
-    assert combiner._values(element, "predictions", "rank") == expected
+    np.testing.assert_array_equal(combiner._values(element, "predictions", "rank"), expected)

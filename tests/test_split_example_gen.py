@@ -176,7 +176,7 @@ def _deduplicate(examples):
             records = [e.SerializeToString(deterministic=True) for e in examples]
             batches = split_example_gen.by_user_bucket(
                 split_example_gen.rows_from_records(records, _spec()))
-            _ = (pipeline | beam.Create(list(batches)) | DropDuplicates(_spec(), count)
+            _ = (pipeline | beam.Create(list(batches)) | DropDuplicates(count)
                  | beam.FlatMap(lambda rows: rows.records)
                  | beam.Map(_user_item_rating)
                  | beam.io.WriteToText(os.path.join(folder, "kept")))
