@@ -23,7 +23,7 @@ class TrainingSettings:
     retrieval_weight: float
     rating_weight: float  # 0 when the data has no ratings (Config.loss_weights)
     epochs: int
-    max_examples_seen: int  # 0: no budget; else training stops at about this many
+    max_examples_seen: int  # 0: no budget; else fewer epochs where `epochs` would see more
     batch_size: int
     learning_rate: float
     l2_regularization: float
