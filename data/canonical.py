@@ -110,6 +110,8 @@ def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","
 
 def ratings_file_names(shards: int) -> List[str]:
     """The ratings files a prepare writes: ratings.csv, or `shards` numbered parts."""
+    if not 1 <= shards <= 1024:
+        raise DatasetError(f"--shards must be in 1..1024, got {shards}")
     if shards == 1:
         return ["ratings.csv"]
     return [f"ratings-{index:05d}-of-{shards:05d}.csv" for index in range(shards)]
@@ -127,8 +129,6 @@ class RatingsWriter:
     """
 
     def __init__(self, output_dir: pathlib.Path, columns: Sequence[str], shards: int = 1):
-        if not 1 <= shards <= 1024:
-            raise DatasetError(f"--shards must be in 1..1024, got {shards}")
         self.columns = tuple(columns)
         self.folder = output_dir / "ratings"
         self.paths = [self.folder / name for name in ratings_file_names(shards)]

@@ -29,6 +29,8 @@ from typing import Iterator
 
 import numpy as np
 
+from mtrec.data import canonical
+
 GENRES = ("Drama", "Comedy", "Action", "Romance", "Sci-Fi", "Documentary")
 _WRITE_CHUNK = 1_000_000
 _MAX_DRAW_ROUNDS = 20
@@ -149,13 +151,10 @@ def write(spec: ScaledSpec, output_dir: str, shards: int = 1) -> str:
     Files are written under temporary names and renamed, so an interrupted
     run never leaves a truncated CSV that a later run would take as complete.
     """
-    if not 1 <= shards <= 1024:
-        raise ValueError(f"shards must be in 1..1024, got {shards}")
+    names = canonical.ratings_file_names(shards)
     drawn = generate(spec)
     ratings_dir = pathlib.Path(output_dir) / "ratings"
     ratings_dir.mkdir(parents=True, exist_ok=True)
-    names = (["ratings.csv"] if shards == 1 else
-             [f"ratings-{index:05d}-of-{shards:05d}.csv" for index in range(shards)])
     bounds = np.linspace(0, drawn.user.size, shards + 1).astype(np.int64)
     for name, start, end in zip(names, bounds[:-1], bounds[1:]):
         partial = ratings_dir / f"{name}.partial"
