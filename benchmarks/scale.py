@@ -74,8 +74,9 @@ def run_size(spec: synthetic.ScaledSpec, runner: str, work_dir: str, overrides: 
     `runner`; `flink_pids` lists the Flink cluster's processes, measured with the run."""
     folder = os.path.join(work_dir, f"{spec.num_ratings}")
     ratings_dir = prepare_data(spec, os.path.join(folder, "data"), progress)
-    pipeline_root = os.path.join(folder, runner.replace(" ", "-"), "pipeline")
-    serving_dir = os.path.join(folder, runner.replace(" ", "-"), "serving")
+    run_folder = os.path.join(folder, runner.replace(" ", "-"))
+    pipeline_root = os.path.join(run_folder, "pipeline")
+    serving_dir = os.path.join(run_folder, "serving")
     for stale in (pipeline_root, serving_dir):
         shutil.rmtree(stale, ignore_errors=True)  # a fresh run: nothing cached
     settings = {**OPEN_GATE, **RUNNERS[runner], **overrides}

@@ -189,9 +189,15 @@ def _map_entries(column: pa.RecordBatch) -> List[bytes]:
     what follows the varint.
     """
     encoded = example_coder.RecordBatchToExamplesEncoder().encode(column)
-    return [record[2:] if record[1] < 0x80 else record[1 + next(
-                i for i, byte in enumerate(record[1:], 1) if byte < 0x80):]
+    return [record[2:] if record[1] < 0x80 else record[_past_varint(record, 1):]
             for record in encoded]
+
+
+def _past_varint(data: bytes, start: int) -> int:
+    """The index just past the varint that begins at `start`."""
+    while data[start] & 0x80:
+        start += 1
+    return start + 1
 
 
 def to_records(block: pa.RecordBatch, column_types: Sequence[ColumnType]

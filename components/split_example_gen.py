@@ -306,8 +306,9 @@ def _csv_files(pattern: str) -> Tuple[List[str], List[str]]:
         raise RuntimeError(f"Split pattern {pattern} does not match any files.")
     names = csv_records.read_header(files[0])
     for path in files[1:]:
-        if csv_records.read_header(path) != names:
-            raise RuntimeError(f"{path}: its header ({','.join(csv_records.read_header(path))}) "
+        header = csv_records.read_header(path)
+        if header != names:
+            raise RuntimeError(f"{path}: its header ({','.join(header)}) "
                                f"differs from {files[0]}'s ({','.join(names)}); every file in "
                                f"the ratings folder needs the same columns in the same order")
     return files, names
