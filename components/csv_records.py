@@ -16,7 +16,11 @@ reader makes (tests/test_csv_records.py compares them):
   an empty list of that type, and a cell of a column with no type an empty
   `tf.train.Feature`;
 - quoted fields may span lines; blank lines are skipped; every file must
-  have the first file's header.
+  have the first file's columns.
+
+Beyond TFX: a UTF-8 byte-order mark before the header is skipped, and a
+file may have its columns in another order (they are aligned by name: TFX
+refuses such a file).
 
 Records are serialized deterministically (map keys sorted), because the
 random split hashes these bytes and duplicates are ordered by them.
@@ -74,21 +78,31 @@ def _read_options(block_bytes: int) -> pa_csv.ReadOptions:
 
 
 def _strings(names: Sequence[str]) -> pa_csv.ConvertOptions:
-    """Every column as text; empty cells stay "" (typed below)."""
+    """Every column as text, in the order of `names` (all, when empty); empty cells
+    stay "" (typed below)."""
     return pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
+                                 include_columns=list(names),
                                  strings_can_be_null=False, quoted_strings_can_be_null=False)
 
 
+def same_columns(header: Sequence[str], column_names: Sequence[str]) -> bool:
+    """Whether a file with this header can be read as `column_names`: the same
+    names, each once, in any order."""
+    return len(set(header)) == len(header) and sorted(header) == sorted(column_names)
+
+
 def _blocks(path: str, column_names: Sequence[str]) -> Iterator[pa.RecordBatch]:
-    """The file's rows as all-text RecordBatches; refuses a header unlike `column_names`."""
+    """The file's rows as all-text RecordBatches with the columns in the order of
+    `column_names`; refuses a file with other columns."""
+    header = read_header(path)
+    if not same_columns(header, column_names):
+        raise ValueError(f"{path}: columns {','.join(header)} are not the first file's, "
+                         f"{','.join(column_names)}")
     with _open(path) as handle:
         try:
             reader = pa_csv.open_csv(
                 handle, read_options=_read_options(BLOCK_BYTES),
                 parse_options=_PARSE, convert_options=_strings(column_names))
-            if list(reader.schema.names) != list(column_names):
-                raise ValueError(f"{path}: header {','.join(reader.schema.names)} differs from "
-                                 f"the first file's, {','.join(column_names)}")
             for block in reader:
                 yield block
         except pa.ArrowInvalid as error:

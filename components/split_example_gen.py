@@ -300,17 +300,18 @@ def _write_json(number: int, path: str) -> None:
 
 
 def _csv_files(pattern: str) -> Tuple[List[str], List[str]]:
-    """The input files and their shared header; refuses files whose headers differ."""
+    """The input files and the first one's header; refuses files with other columns
+    (the same ones in another order are read aligned by name)."""
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
         raise RuntimeError(f"Split pattern {pattern} does not match any files.")
     names = csv_records.read_header(files[0])
-    for path in files[1:]:
+    for path in files:
         header = csv_records.read_header(path)
-        if header != names:
-            raise RuntimeError(f"{path}: its header ({','.join(header)}) "
-                               f"differs from {files[0]}'s ({','.join(names)}); every file in "
-                               f"the ratings folder needs the same columns in the same order")
+        if not csv_records.same_columns(header, names):
+            raise RuntimeError(f"{path}: its columns ({','.join(header)}) are not those of "
+                               f"{files[0]} ({','.join(names)}); every file in the ratings "
+                               f"folder needs the same columns, each once, in any order")
     return files, names
 
 

@@ -86,12 +86,14 @@ def decoded_lines(path: pathlib.Path, encoding: str,
     """The file's lines, decoded one by one so that a decoding error names its line.
 
     Line ends are kept, so a csv.reader over these lines still sees newlines
-    inside quoted fields (and counts lines in `line_num`).
+    inside quoted fields (and counts lines in `line_num`). A UTF-8 file's
+    byte-order mark (what Excel writes before the header) is dropped.
     """
+    first_encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, 1):
             try:
-                yield raw.decode(encoding)
+                yield raw.decode(first_encoding if line_number == 1 else encoding)
             except UnicodeDecodeError as error:
                 raise DatasetError(f"{path}:{line_number}: not valid {encoding}: {error.reason} "
                                    f"at byte {error.start} ({hint})") from None

@@ -29,6 +29,8 @@ from mtrec.pipeline.config import Config
 from mtrec.trainer_module import features
 
 MAX_ID_LENGTH = 1000  # longer ids are taken for a broken file, not an id
+# Columns whose values are one line; free text (titles, reviews) may span lines.
+_ONE_LINE_COLUMNS = (features.USER_ID, features.ITEM_ID, features.RATING, features.TIMESTAMP)
 _REENCODE = ("the pipeline reads UTF-8: re-encode the file; a file of mixed encodings needs its "
              "rows fixed one by one")
 
@@ -60,7 +62,7 @@ def _bad_bytes_column(path: str, line_number: int) -> str:
         header_line = handle.readline()
         bad_line = (header_line if line_number == 1
                     else next(itertools.islice(handle, line_number - 2, None), b""))
-    header = next(csv.reader([header_line.decode("utf-8", "replace")]), [])
+    header = next(csv.reader([header_line.decode("utf-8-sig", "replace")]), [])
     row = next(csv.reader([bad_line.decode("utf-8", "surrogateescape")]), [])
     for index, field in enumerate(row):
         if any("\udc80" <= char <= "\udcff" for char in field):
@@ -74,22 +76,38 @@ def _row(path: str, first: int, last: int) -> str:
     return f"{path}:{first}" if first == last else f"{path}:{first}-{last}"
 
 
-def check_file(path: str, config: Config) -> int:
-    """Reads every row of one ratings CSV; returns the number of data rows.
-
-    Raises InputError naming the file, the row (its line number) and the column
-    of the first problem: an empty or header-only file, a missing required
-    column, a row with the wrong number of fields or broken quoting, a quoted
-    field spanning lines (ExampleGen reads one record per line), an empty id
-    or one over MAX_ID_LENGTH characters, a rating that is not a finite number
-    in [data.rating_min, data.rating_max], a timestamp that is not an integer,
-    bytes that are not UTF-8.
-    """
-    records = _records(path)
-    header_record = next(records, None)
+def read_header(path: str) -> List[str]:
+    """The file's column names; raises InputError for an empty file or a name
+    given twice."""
+    header_record = next(_records(path), None)
     if header_record is None or not any(field.strip() for field in header_record[2]):
         raise InputError(f"{path}: the file is empty (expected a header row)")
     header = [name.strip() for name in header_record[2]]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "
+                         f"the header ({','.join(header)})")
+    return header
+
+
+def check_file(path: str, config: Config) -> int:
+    """Reads every row of one ratings CSV; returns the number of data rows.
+
+    Accepted as ExampleGen reads them (components/csv_records.py): a UTF-8
+    byte-order mark, blank lines (skipped, not rows), quoted fields spanning
+    lines outside the id, rating and timestamp columns.
+
+    Raises InputError naming the file, the row (its line number) and the column
+    of the first problem: an empty or header-only file, a missing required
+    column or one named twice, a row with the wrong number of fields or broken
+    quoting, an empty id or one over MAX_ID_LENGTH characters, a line break in
+    an id, rating or timestamp (an unclosed quote upstream, most likely), a
+    rating that is not a finite number in [data.rating_min, data.rating_max],
+    a timestamp that is not an integer, bytes that are not UTF-8.
+    """
+    header = read_header(path)
+    records = _records(path)
+    next(records)  # the header
     required = [features.USER_ID, features.ITEM_ID] + (
         [features.RATING] if config.data.has_ratings else [])
     missing = [column for column in required if column not in header]
@@ -107,15 +125,18 @@ def check_file(path: str, config: Config) -> int:
     rows = 0
     for first, last, fields in records:
         where = _row(path, first, last)
-        if last > first:
-            raise InputError(f"{where}: a quoted field spans {last - first + 1} lines (an "
-                             f"unclosed quote?); ExampleGen reads one record per line")
         if not fields:
-            raise InputError(f"{where}: an empty line (ExampleGen cannot read it; remove it)")
+            continue  # a blank line: ExampleGen skips it too
         if len(fields) != len(header):
             raise InputError(f"{where}: {len(fields)} fields, the header has {len(header)} "
                              f"(a missing or extra delimiter? quote fields holding commas)")
         rows += 1
+        if last > first:
+            for column in _ONE_LINE_COLUMNS:
+                if column in position and any(
+                        end in fields[position[column]] for end in ("\n", "\r")):
+                    raise InputError(f"{where}: column {column} holds a line break (a "
+                                     f"quote left open on line {first}?)")
         for column in (features.USER_ID, features.ITEM_ID):
             value = fields[position[column]]
             if not value.strip():
@@ -156,7 +177,13 @@ def check_inputs(config: Config) -> None:
     files = sorted(glob.glob(os.path.join(ratings_dir, config.data.file_pattern)))
     if not files:
         raise InputError(f"{ratings_dir}: no file matches {config.data.file_pattern!r}")
+    first_header = read_header(files[0])
     for path in files:
+        header = read_header(path)
+        if sorted(header) != sorted(first_header):
+            raise InputError(f"{path}: its columns ({','.join(header)}) are not those of "
+                             f"{files[0]} ({','.join(first_header)}); every file in the ratings "
+                             f"folder needs the same columns, in any order")
         check_file(path, config)
     items_file = config.data.items_file
     if items_file and "://" not in items_file:

@@ -76,9 +76,32 @@ def test_cell_types_follow_tfx_bsl_s_rule(cells, expected):
     assert csv_records.cell_type(pa.array(cells, pa.string())) == expected
 
 
-def test_a_file_with_another_header_is_refused_naming_it(tmp_path):
-    (tmp_path / "a.csv").write_text("user_id,item_id\nu1,i1\n")
-    (tmp_path / "b.csv").write_text("item_id,user_id\ni2,u2\n")
-    with pytest.raises(ValueError, match=r"b\.csv: header item_id,user_id differs"):
+def test_a_file_with_other_columns_is_refused_naming_it(tmp_path):
+    (tmp_path / "b.csv").write_text("item_id,movie\ni2,u2\n")
+    with pytest.raises(ValueError, match=r"b\.csv: columns item_id,movie are not the first "
+                                         r"file's, user_id,item_id"):
         list(csv_records.read_records(str(tmp_path / "b.csv"), ["user_id", "item_id"],
                                       [ColumnType.STRING] * 2))
+    (tmp_path / "c.csv").write_text("user_id,item_id,user_id\nu1,i1,u2\n")
+    with pytest.raises(ValueError, match=r"c\.csv: columns user_id,item_id,user_id are not"):
+        list(csv_records.read_records(str(tmp_path / "c.csv"), ["user_id", "item_id"],
+                                      [ColumnType.STRING] * 2))
+
+
+def test_reordered_columns_and_a_byte_order_mark_give_the_same_records(tmp_path):
+    """What TFX refuses (columns in another order) or misreads (a BOM glued to
+    the first column's name) gives the records of the plain file."""
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.csv").write_text(TRICKY_FIRST, encoding="utf-8")
+    (tmp_path / "plain" / "b.csv").write_text(TRICKY_SECOND, encoding="utf-8")
+    (tmp_path / "as-people-have-it").mkdir()
+    (tmp_path / "as-people-have-it" / "a.csv").write_text(TRICKY_FIRST + "\n\n",
+                                                         encoding="utf-8-sig")
+    lines = TRICKY_SECOND.splitlines()
+    order = [6, 2, 0, 1, 3, 5, 4]  # every column moved
+    reordered = [",".join(line.split(",")[i] for i in order) for line in lines]
+    (tmp_path / "as-people-have-it" / "b.csv").write_text("\n".join(reordered) + "\n")
+    assert csv_records.read_header(str(tmp_path / "as-people-have-it" / "a.csv"))[0] == "user_id"
+    expected = arrow_records(str(tmp_path / "plain"))
+    assert len(expected) == 8
+    assert arrow_records(str(tmp_path / "as-people-have-it")) == expected

@@ -124,3 +124,11 @@ def test_token_lists_reorder_moves_each_row_whole():
     moved = lists.reorder(np.array([2, 0, 3, 1]))
     assert moved.row_lengths.tolist() == [3, 2, 1, 0]
     assert moved.values.tolist() == [3, 4, 5, 1, 2, 6]
+
+
+def test_item_titles_are_read_past_a_byte_order_mark(tmp_path):
+    from mtrec.trainer_module.trainer import _read_titles
+
+    path = tmp_path / "items.csv"
+    path.write_text("item_id,title\ni1,Heat (1995)\n", encoding="utf-8-sig")
+    assert _read_titles(str(path)) == {"i1": "Heat (1995)"}

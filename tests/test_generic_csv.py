@@ -38,6 +38,14 @@ def test_amazon_2014_layout(tmp_path):
     assert rows[2]["review_summary"] == ""
 
 
+def test_a_byte_order_mark_before_the_header_is_dropped(tmp_path):
+    source = tmp_path / "clicks.csv"
+    source.write_text("visitor,product,ts\nv1,p1,1\nv2,p1,3\n", encoding="utf-8-sig")  # Excel
+    mapping = generic_csv.ColumnMapping(user="visitor", item="product", timestamp="ts")
+    counts = generic_csv.prepare(str(source), str(tmp_path / "out"), mapping)
+    assert (counts.ratings, counts.users, counts.items) == (2, 2, 1)
+
+
 def test_headerless_tab_separated_with_titles_and_iso_dates(tmp_path):
     source = tmp_path / "logs"
     source.mkdir()

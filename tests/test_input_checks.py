@@ -5,7 +5,7 @@ import pytest
 
 from mtrec.pipeline import cli
 from mtrec.pipeline.config import load_config
-from mtrec.pipeline.input_checks import MAX_ID_LENGTH, check_file
+from mtrec.pipeline.input_checks import MAX_ID_LENGTH, check_file, check_inputs
 
 HEADER = "user_id,item_id,rating,timestamp\n"
 
@@ -26,10 +26,11 @@ def _run(capsys, tmp_path, *extra):
     ("u1,i1,,100\n", "r.csv:3: column rating: '' is not a number (data.has_ratings = false"),
     ("u1,i1,4\n", "r.csv:3: 3 fields, the header has 4"),
     ("u1,i1,4,100,extra\n", "r.csv:3: 5 fields, the header has 4"),
-    ("\n", "r.csv:3: an empty line"),
     ('u1,"i1,4,100\nu2,i2,4,100\n', "r.csv:3-4: malformed CSV: unexpected end of data"),
     ('u1,"i1"x,4,100\n', "r.csv:3: malformed CSV: ',' expected after '\"'"),
-    ('u1,"i1\nstill i1",4,100\nu2,i2,3,100\n', "r.csv:3-4: a quoted field spans 2 lines"),
+    ('u1,"i1\nstill i1",4,100\nu2,i2,3,100\n',
+     "r.csv:3-4: column item_id holds a line break (a quote left open on line 3?)"),
+    ('"u1,i1,4,100\nu2",i2,3,100\n', "r.csv:3-4: column user_id holds a line break"),
     (",i1,4,100\n", "r.csv:3: column user_id is empty"),
     ("u1, ,4,100\n", "r.csv:3: column item_id is empty"),
     (f"u1,{'x' * (MAX_ID_LENGTH + 1)},4,100\n",
@@ -73,6 +74,43 @@ def test_unicode_quoted_commas_and_long_ids_are_accepted(tmp_path):
                     f'u2,{"é" * MAX_ID_LENGTH},0.5,2\nu3,i3,5,\n', encoding="utf-8")
     config = load_config(overrides={"data.ratings_dir": str(tmp_path), "data.items_file": ""})
     assert check_file(str(path), config) == 3
+
+
+def test_input_as_people_have_it_is_accepted(tmp_path):
+    """A byte-order mark (Excel), blank lines (trailing or not), and free text
+    spanning lines: ExampleGen reads them (components/csv_records.py)."""
+    path = tmp_path / "r.csv"
+    path.write_text("user_id,item_id,rating,timestamp,review\n"
+                    'u1,i1,4,1,"great\nwould watch again"\n\nu2,i2,3,2,fine\n\n\n',
+                    encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfuser_id")
+    config = load_config(overrides={"data.ratings_dir": str(tmp_path), "data.items_file": ""})
+    assert check_file(str(path), config) == 2
+    check_inputs(config)
+
+
+def test_files_with_the_same_columns_in_another_order_are_accepted(tmp_path):
+    (tmp_path / "a.csv").write_text(HEADER + "u0,i0,4,99\n")
+    (tmp_path / "b.csv").write_text("timestamp,rating,item_id,user_id\n100,3,i1,u1\n")
+    check_inputs(load_config(overrides={"data.ratings_dir": str(tmp_path),
+                                        "data.items_file": ""}))
+
+
+@pytest.mark.parametrize("second_header, message", [
+    ("user_id,item_id,rating\n", "b.csv: its columns (user_id,item_id,rating) are not those of "),
+    ("user_id,item_id,rating,timestamp,rating\n",
+     "b.csv: column(s) rating appear more than once in the header"),
+])
+def test_files_with_other_columns_are_refused_naming_both(capsys, tmp_path, second_header,
+                                                          message):
+    (tmp_path / "a.csv").write_text(HEADER + "u0,i0,4,99\n")
+    (tmp_path / "b.csv").write_text(second_header + "u1,i1,3,100\n")
+    code, err = _run(capsys, tmp_path)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    if "its columns" in message:
+        assert f"{tmp_path / 'a.csv'} (user_id,item_id,rating,timestamp)" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_implicit_data_needs_no_rating_column(tmp_path):

@@ -249,3 +249,17 @@ def test_executor_fails_naming_the_count_when_rows_are_lost(tmp_path):
     message = str(error.value)
     assert "read 3,000 rows" in message and "wrote 2,990 examples" in message, message
     assert "10 rows were lost" in message and os.path.join(ratings, "*.csv") in message
+
+
+def test_files_are_aligned_by_column_name_and_other_columns_are_refused(tmp_path):
+    """What the pre-run checks cannot see (remote files, other orchestrators)
+    the executor checks again before Beam starts."""
+    (tmp_path / "a.csv").write_text("user_id,item_id,rating\nu1,i1,4\n")
+    (tmp_path / "b.csv").write_text("rating,user_id,item_id\n3,u2,i2\n")
+    files, names = split_example_gen._csv_files(str(tmp_path / "*.csv"))
+    assert [os.path.basename(f) for f in files] == ["a.csv", "b.csv"]
+    assert names == ["user_id", "item_id", "rating"]
+    (tmp_path / "c.csv").write_text("user_id,item_id\nu3,i3\n")
+    with pytest.raises(RuntimeError, match=r"c\.csv: its columns \(user_id,item_id\) are not "
+                                           r"those of .*a\.csv \(user_id,item_id,rating\)"):
+        split_example_gen._csv_files(str(tmp_path / "*.csv"))

@@ -112,11 +112,15 @@ def _seen_items(user_index: np.ndarray, item_index: np.ndarray, num_users: int) 
 
 
 def _read_titles(items_file: str) -> Dict[str, str]:
-    """item_id -> title from the items CSV (columns item_id, title), if configured."""
+    """item_id -> title from the items CSV (columns item_id, title), if configured;
+    a UTF-8 byte-order mark before the header is dropped."""
     if not items_file:
         return {}
     with tf.io.gfile.GFile(items_file) as handle:
         reader = csv.DictReader(handle)
+        if reader.fieldnames:
+            reader.fieldnames = [reader.fieldnames[0].removeprefix("\ufeff"),
+                                 *reader.fieldnames[1:]]
         missing = {features.ITEM_ID, "title"} - set(reader.fieldnames or [])
         if missing:
             raise ValueError(f"{items_file}: missing column(s) {sorted(missing)}; "
