@@ -33,8 +33,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRESET = "configs/movielens-100k.toml"
 
 
-def _plain_script(u_data: str, progress: Callable) -> Dict:
-    """Runs the plain TFRS script; returns its metrics with the wall seconds."""
+def plain_script(u_data: str, progress: Callable) -> Dict:
+    """Runs the plain TFRS script on `u_data` (a u.data file or a ratings folder);
+    returns its metrics with the wall seconds."""
     progress(f"plain TFRS script on {u_data}")
     started = time.monotonic()
     finished = subprocess.run([sys.executable, "-m", "mtrec.benchmarks.tfrs_script", u_data],
@@ -110,7 +111,7 @@ def run(ml_100k: str, work_dir: str, output: str, progress: Callable = print) ->
     fresh = _pipeline(args, "fresh run", progress)
     fresh_metrics = pipeline_timing.run_metrics(pipeline_root)
     cached = _pipeline(args, "the same run again", progress)
-    plain = _plain_script(os.path.join(ml_100k, "u.data"), progress)
+    plain = plain_script(os.path.join(ml_100k, "u.data"), progress)
     text = section(fresh, cached, plain, fresh_metrics)
     report.write_section(output, text)
     return text

@@ -7,6 +7,10 @@ while `pipeline_timing` records each component's time and peak memory. The
 table shows the time per million ratings, so anything that grows faster than
 the data shows up as a rising column.
 
+At sizes up to REFERENCE_MAX_RATINGS, the plain TFRS script
+(`tfrs_script.py`: the TFRS tutorial's joint model with no pipeline around
+it) runs on the same ratings as the reference.
+
 The gate is opened (`gate.min_top_k_accuracy=0`, `gate.max_rmse=5`) so every
 run goes through the Pusher and its index build: this measures cost, not
 quality. The model settings are the defaults unless `--set` says otherwise.
@@ -21,7 +25,7 @@ import os
 import shutil
 from typing import Callable, Dict, List, Optional, Sequence
 
-from mtrec.benchmarks import pipeline_timing, popularity, report
+from mtrec.benchmarks import overhead, pipeline_timing, popularity, report
 from mtrec.data import synthetic
 
 GiB = 1024 ** 3
@@ -29,6 +33,9 @@ OPEN_GATE = {"gate.min_top_k_accuracy": "0", "gate.max_rmse": "5"}
 # The Beam runners a size can run on: name -> the settings that select it.
 RUNNERS = {"in memory": {}, "flink": {"beam_runner": "flink"}}
 SHARDS = 8  # CSV files per size, so that a distributed runner reads them in parallel
+# The plain script holds every rating in memory and scores every user against
+# every item, so it is the reference at small sizes only.
+REFERENCE_MAX_RATINGS = 1_000_000
 
 
 @dataclasses.dataclass
@@ -42,6 +49,36 @@ class SizeResult:
     # most-popular's top-100 seen excluded on the same split and user sample
     popular_top_k: Optional[float] = None
     examples: Dict[str, int] = dataclasses.field(default_factory=dict)  # split -> records
+
+
+@dataclasses.dataclass
+class ReferenceResult:
+    """The plain TFRS script on one size's ratings: its metrics and wall seconds."""
+
+    spec: synthetic.ScaledSpec
+    metrics: Dict[str, float]
+
+
+def run_reference(spec: synthetic.ScaledSpec, work_dir: str, progress: Callable
+                  ) -> ReferenceResult:
+    """The plain TFRS script on the ratings `run_size` wrote for this size."""
+    ratings_dir = prepare_data(spec, os.path.join(work_dir, f"{spec.num_ratings}", "data"),
+                               progress)
+    return ReferenceResult(spec, overhead.plain_script(ratings_dir, progress))
+
+
+def reference_table(references: Sequence[ReferenceResult]) -> str:
+    rows = ["| ratings | train / held-out rows | wall s | s per 1M ratings | "
+            "top-100 | top-100, seen excl. | RMSE |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for reference in references:
+        m = reference.metrics
+        rows.append(
+            f"| {reference.spec.num_ratings:,} | {m['train_rows']:,} / {m['held_out_rows']:,} | "
+            f"{m['seconds']:,.0f} | {m['seconds'] / (reference.spec.num_ratings / 1e6):,.0f} | "
+            f"{m['top_100_accuracy']:.3f} | {m['top_100_accuracy_seen_excluded']:.3f} | "
+            f"{m['rmse']:.3f} |")
+    return "\n".join(rows)
 
 
 def parse_size(text: str) -> synthetic.ScaledSpec:
@@ -180,7 +217,8 @@ def growth_line(results: Sequence[SizeResult]) -> str:
     return "\n\n".join(lines)
 
 
-def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
+def section(results: Sequence[SizeResult], overrides: Dict[str, str],
+            references: Sequence[ReferenceResult] = ()) -> str:
     settings = ", ".join(f"`{k}={v}`" for k, v in {**OPEN_GATE, **overrides}.items())
     return (
         "## Scale (`mtrec bench scale`)\n\n"
@@ -196,7 +234,13 @@ def section(results: Sequence[SizeResult], overrides: Dict[str, str]) -> str:
         "and ≤ 8 GiB; 10M in ≤ 15 min; per-million cost flat within 1.3×.\n\n"
         + summary_table(results) + "\n\n" + growth_line(results) + "\n\n"
         "Each component's seconds, seconds per million ratings and peak memory:\n\n"
-        + component_table(results) + "\n")
+        + component_table(results) + "\n"
+        + ("" if not references else
+           "\nThe reference: the plain TFRS script (`benchmarks/tfrs_script.py`, the TFRS "
+           "multitask tutorial's joint model, 3 epochs) on the same ratings, with its own "
+           "random 80/20 split and no validation, vocabulary pass, gate, metadata or export; "
+           "its top-K ranks every held-out rating, not the Evaluator's user sample:\n\n"
+           + reference_table(references) + "\n"))
 
 
 def run(sizes: Sequence[synthetic.ScaledSpec], runners: Sequence[str], work_dir: str,
@@ -205,15 +249,20 @@ def run(sizes: Sequence[synthetic.ScaledSpec], runners: Sequence[str], work_dir:
     """Runs every size on every runner, rewriting the section after each run so a long
     benchmark keeps what it measured."""
     results: List[SizeResult] = []
+    references: List[ReferenceResult] = []
     text = ""
     for size in sizes:
         for runner in runners:
             results.append(run_size(size, runner, work_dir, overrides, time_limit_seconds,
                                     progress, flink_pids))
-            text = section(results, overrides)
+            text = section(results, overrides, references)
             report.write_section(output, text)
             if results[-1].run.exit_code not in (0, None):
                 progress("\n".join(results[-1].run.output_tail))
                 raise RuntimeError(f"{size.num_ratings:,} ratings, {runner}: the pipeline "
                                    f"{_status(results[-1])}; its last output is above")
+        if size.num_ratings <= REFERENCE_MAX_RATINGS:
+            references.append(run_reference(size, work_dir, progress))
+            text = section(results, overrides, references)
+            report.write_section(output, text)
     return text

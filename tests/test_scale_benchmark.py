@@ -139,6 +139,23 @@ def test_plain_tfrs_script_fits_and_evaluates(shared_data, tmp_path):
     assert 0 < result["top_100_accuracy"] <= 1 and 0.5 < result["rmse"] < 3
 
 
+def test_plain_tfrs_script_reads_a_folder_of_ratings_csvs(tmp_path):
+    """The reference `mtrec bench scale` runs on the sizes' own synthetic shards."""
+    synthetic.write(synthetic.ScaledSpec(20_000), str(tmp_path), shards=3)
+    users, items, ratings = tfrs_script.read_ratings_csvs(str(tmp_path / "ratings"))
+    assert len(users) == len(items) == len(ratings) == 20_000
+    assert users.dtype.kind == "U" and ratings.dtype == np.float32
+    finished = subprocess.run([sys.executable, "-m", "mtrec.benchmarks.tfrs_script",
+                               str(tmp_path / "ratings")], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert result["train_rows"] + result["held_out_rows"] == 20_000
+    table = scale.reference_table([scale.ReferenceResult(synthetic.ScaledSpec(20_000),
+                                                         {**result, "seconds": 10.0})])
+    assert f"| 20,000 | {result['train_rows']:,} / {result['held_out_rows']:,} | 10 | 500 | " \
+        in table
+
+
 def test_plain_tfrs_script_indexes_ids_unseen_in_training_past_the_vocabulary():
     vocabulary = np.array(["a", "c", "e"])
     assert tfrs_script.vocabulary_index(np.array(["c", "a", "b", "z", "e"]), vocabulary
