@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mtrec.benchmarks.ranking import Interactions, Scorer
+from mtrec.trainer_module.baselines import BIAS_ITERATIONS, BIAS_REGULARIZATION, fit_biases
 
 
 def global_mean(train: Interactions, held_out: Interactions) -> np.ndarray:
@@ -18,24 +19,13 @@ def global_mean(train: Interactions, held_out: Interactions) -> np.ndarray:
 
 
 def biases(train: Interactions, held_out: Interactions, num_users: int, num_items: int,
-           regularization: float = 5.0, iterations: int = 15) -> np.ndarray:
-    """r = mu + b_user + b_item, fitted by alternating ridge updates (Koren 2008, §2.1)."""
-    rated = ~np.isnan(train.ratings)
-    users, items, ratings = train.users[rated], train.items[rated], train.ratings[rated]
-    mu = ratings.mean()
-    user_bias = np.zeros(num_users + 1)
-    user_counts = np.bincount(users, minlength=num_users + 1)
-    item_counts = np.bincount(items, minlength=num_items + 1)
-    def ridge_mean(index, residual, counts):
-        # An id without training ratings (the unseen index) keeps a zero bias.
-        totals = np.bincount(index, residual, minlength=len(counts))
-        return np.divide(totals, counts + regularization, out=np.zeros(len(counts)),
-                         where=counts + regularization > 0)
-
-    for _ in range(iterations):
-        item_bias = ridge_mean(items, ratings - mu - user_bias[users], item_counts)
-        user_bias = ridge_mean(users, ratings - mu - item_bias[items], user_counts)
-    return mu + user_bias[held_out.users] + item_bias[held_out.items]
+           regularization: float = BIAS_REGULARIZATION,
+           iterations: int = BIAS_ITERATIONS) -> np.ndarray:
+    """r = mu + b_user + b_item: the fit the Trainer exports for the Evaluator's
+    baseline (trainer_module/baselines.py)."""
+    fitted = fit_biases(train.users, train.items, train.ratings, num_users, num_items,
+                        regularization, iterations)
+    return fitted.predict(held_out.users, held_out.items)
 
 
 def most_popular(train: Interactions, num_items: int) -> Scorer:

@@ -138,15 +138,24 @@ class GateConfig:
     """Evaluator thresholds: absolute bounds and allowed change against the baseline."""
 
     top_k_metric: str = setting("top_100_accuracy_seen_excluded", help=(
-        "the top-K metric the gate uses, e.g. top_10_accuracy_seen_excluded"))
-    min_top_k_accuracy: float = setting(0.60, help="its lower bound")
+        "the top-K metric the gate uses, e.g. top_10_accuracy_seen_excluded; its K is "
+        "capped at a fifth of the corpus for the comparison with most-popular"))
+    min_lift_over_most_popular: float = setting(0.05, help=(
+        "the model's top-K accuracy (seen excluded, at the gated K) must beat most-popular's "
+        "on the same interactions by this relative margin (0.05: 5% more hits)"))
+    min_rmse_gain_over_biases: float = setting(0.0, help=(
+        "the model's RMSE must beat user + item biases' on the same interactions by this "
+        "relative margin (bias_rmse / rmse - 1; 0: at least as good)"))
+    min_top_k_accuracy: float = setting(0.0, help=(
+        "absolute lower bound on the top-K metric; 0: none (the presets set one)"))
     max_top_k_accuracy_drop: float = setting(0.02, help=(
         "allowed drop against the last blessed model"))
     top_k_max_users: int = setting(20_000, help=(
         "top-K is measured on the held-out interactions of a fixed hash sample of at most "
         "this many users (every user when fewer), since ranking the whole corpus for each "
         "costs users x items"))
-    max_rmse: float = setting(0.90, help="upper bound on RMSE")
+    max_rmse: float = setting(math.inf, help=(
+        "absolute upper bound on RMSE; inf: none (the presets set one)"))
     max_rmse_increase: float = setting(0.02, help="allowed rise against the last blessed model")
 
 
@@ -289,6 +298,9 @@ class Config:
         _check(100 <= g.top_k_max_users <= 1_000_000_000, "gate.top_k_max_users",
                f"must be in 100..1000000000, got {g.top_k_max_users}")
         _check(g.max_rmse > 0, "gate.max_rmse", f"must be > 0, got {g.max_rmse}")
+        for key, margin in (("min_lift_over_most_popular", g.min_lift_over_most_popular),
+                            ("min_rmse_gain_over_biases", g.min_rmse_gain_over_biases)):
+            _check(-1 < margin <= 10, f"gate.{key}", f"must be in (-1, 10], got {margin}")
         _check(g.max_rmse_increase >= 0, "gate.max_rmse_increase", f"must be >= 0, got {g.max_rmse_increase}")
         _check(1 <= self.serving.max_k <= 10_000, "serving.max_k", f"must be in 1..10000, got {self.serving.max_k}")
         try:

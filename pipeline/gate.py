@@ -1,43 +1,62 @@
 """The gate: the TFMA EvalConfig the Evaluator blesses models with.
 
 Every top-K accuracy (K = 1, 5, 10, 50, 100, both definitions) and RMSE are
-computed, by one metric class (trainer_module/evaluation.py); the gate sits on
-the configured top-K metric and on RMSE, each with an absolute bound and a
-bound on the change against the baseline (the last blessed model). TFMA skips
-change thresholds when there is no baseline yet. Metrics are also computed per
-user-activity and item-popularity bucket (see trainer_module/slices.py);
-thresholds apply to the overall slice only.
+computed, with the naive baselines' on the same interactions, by one metric
+class (trainer_module/evaluation.py). By default the gate asks, on any data,
+without numbers tuned to it:
+
+- that the model beat most-popular's top-K (seen excluded) by
+  `gate.min_lift_over_most_popular`, at the configured K or, when that K is
+  over a fifth of the corpus, a smaller one (features.gated_k);
+- that its RMSE beat user + item biases' by `gate.min_rmse_gain_over_biases`;
+- that neither the configured top-K metric nor RMSE be worse than the
+  baseline's (the last blessed model) by more than the allowed change. TFMA
+  skips change thresholds when there is no baseline yet.
+
+Absolute bounds (`gate.min_top_k_accuracy`, `gate.max_rmse`) apply when set,
+as the dataset presets do. Metrics are also computed per user-activity and
+item-popularity bucket (see trainer_module/slices.py); thresholds apply to the
+overall slice only.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Dict, Optional
 
 import tensorflow_model_analysis as tfma
 
 from mtrec.pipeline.config import GateConfig
 from mtrec.trainer_module.slices import SLICE_FEATURES
-from mtrec.trainer_module.features import RATING, RATING_OUTPUT, RMSE_METRIC
+from mtrec.trainer_module.features import (LIFT_METRIC, RATING, RATING_OUTPUT, RMSE_GAIN_METRIC,
+                                           RMSE_METRIC, k_of_metric)
 
 METRICS_MODULE = "mtrec.trainer_module.evaluation"
 EVAL_SIGNATURE = "evaluate"
 
 
 def _top_k_threshold(gate: GateConfig) -> tfma.MetricThreshold:
-    return tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": gate.min_top_k_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -gate.max_top_k_accuracy_drop}))
+    threshold = tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+        absolute={"value": -gate.max_top_k_accuracy_drop}))
+    if gate.min_top_k_accuracy > 0:
+        threshold.value_threshold.lower_bound.value = gate.min_top_k_accuracy
+    return threshold
 
 
 def _rmse_threshold(gate: GateConfig) -> tfma.MetricThreshold:
+    threshold = tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+        direction=tfma.MetricDirection.LOWER_IS_BETTER,
+        absolute={"value": gate.max_rmse_increase}))
+    if math.isfinite(gate.max_rmse):
+        threshold.value_threshold.upper_bound.value = gate.max_rmse
+    return threshold
+
+
+def _at_least(bound: float) -> tfma.MetricThreshold:
     return tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(upper_bound={"value": gate.max_rmse}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": gate.max_rmse_increase}))
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": bound}))
 
 
 def _gate_overall(spec: tfma.MetricsSpec, metric_name: str,
@@ -91,13 +110,16 @@ def build_eval_config(gate: GateConfig, has_ratings: bool, gate_top_k: bool = Tr
     spec = tfma.MetricsSpec(metrics=[
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(class_name="RecommenderMetrics", module=METRICS_MODULE,
-                          config=json.dumps({"rmse": has_ratings}))])
+                          config=json.dumps({"rmse": has_ratings,
+                                             "gate_k": k_of_metric(gate.top_k_metric)}))])
     if gate_top_k:
         _gate_overall(spec, gate.top_k_metric, _top_k_threshold(gate))
+        _gate_overall(spec, LIFT_METRIC, _at_least(gate.min_lift_over_most_popular))
     label_keys = {}
     if has_ratings:
         if gate_rmse:
             _gate_overall(spec, RMSE_METRIC, _rmse_threshold(gate))
+            _gate_overall(spec, RMSE_GAIN_METRIC, _at_least(gate.min_rmse_gain_over_biases))
         label_keys = {RATING_OUTPUT: RATING}
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_keys=label_keys)],

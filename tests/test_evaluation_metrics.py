@@ -2,6 +2,7 @@
 
 import json
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -18,17 +19,32 @@ from mtrec.trainer_module.evaluation import RecommenderMetrics
 
 RANKS = [0, 3, 9, 10, 150]
 RANKS_SEEN_EXCLUDED = [0, 1, 2, 4, 99]
+POPULAR_RANKS = [0, 7, 12, 40, 300]  # most-popular's, seen excluded
 RATINGS = [4.0, 2.0, float("nan"), 5.0, 1.0]  # one implicit row without a rating
 PREDICTED = [3.0, 2.5, 4.0, 5.0, 3.0]
+MEAN = [3.5] * 5
+BIASES = [3.0, 3.0, 3.0, 4.0, 3.0]
+CORPUS = 1_000
 
 
-def _inputs(model_names):
-    """One StandardMetricInputs per example, keyed by model as TFMA does with a baseline."""
+def _rmse(predicted):
+    rated = [(r, p) for r, p in zip(RATINGS, predicted) if not math.isnan(r)]
+    return math.sqrt(sum((r - p) ** 2 for r, p in rated) / len(rated))
+
+
+def _inputs(model_names, baselines=True, corpus=CORPUS):
+    """One StandardMetricInputs per example, keyed by model as TFMA does with a
+    baseline; without the baselines' outputs, as a model exported before them."""
     elements = []
     for i in range(len(RANKS)):
         outputs = {features.RANK_OUTPUT: np.array([RANKS[i]]),
                    features.RANK_SEEN_EXCLUDED_OUTPUT: np.array([RANKS_SEEN_EXCLUDED[i]]),
                    features.RATING_OUTPUT: np.array([PREDICTED[i]], np.float32)}
+        if baselines:
+            outputs.update({features.POPULAR_RANK_OUTPUT: np.array([POPULAR_RANKS[i]]),
+                            features.MEAN_RATING_OUTPUT: np.array([MEAN[i]], np.float32),
+                            features.BIAS_RATING_OUTPUT: np.array([BIASES[i]], np.float32),
+                            features.CORPUS_SIZE_OUTPUT: np.array([corpus])})
         labels = {features.RATING_OUTPUT: np.array([RATINGS[i]])}
         if model_names:
             outputs = {name: outputs for name in model_names}
@@ -38,9 +54,9 @@ def _inputs(model_names):
     return elements
 
 
-def _evaluate(model_names, rmse=True, elements=None):
+def _evaluate(model_names, rmse=True, elements=None, gate_k=100):
     """(model name, metric name) -> value, through the combiner as TFMA drives it."""
-    metric = RecommenderMetrics(rmse=rmse)
+    metric = RecommenderMetrics(rmse=rmse, gate_k=gate_k)
     results = {}
     for computation in metric.computations(model_names=model_names or [""]):
         combiner = computation.combiner
@@ -49,7 +65,9 @@ def _evaluate(model_names, rmse=True, elements=None):
             accumulator = combiner.add_input(accumulator, element)
         accumulator = combiner.merge_accumulators([accumulator, combiner.create_accumulator()])
         output = combiner.extract_output(accumulator)
-        assert set(output) == set(computation.keys)
+        assert set(output) <= set(computation.keys)
+        if elements is None:  # every output present: every key computed
+            assert set(output) == set(computation.keys)
         results.update(output)
     return {(key.model_name, key.name): value for key, value in results.items()}
 
@@ -65,16 +83,56 @@ def test_top_k_accuracy_both_definitions(model_names):
         assert result[(name, "top_100_accuracy_seen_excluded")] == pytest.approx(1.0)
         assert {metric for model, metric in result if model == name} == {
             features.top_k_metric_name(k, seen) for k in features.TOP_K_VALUES
-            for seen in (False, True)} | {features.RMSE_METRIC}
+            for seen in (False, True)} | {
+            features.popular_top_k_metric_name(k) for k in features.TOP_K_VALUES} | {
+            features.RMSE_METRIC, features.MEAN_RMSE_METRIC, features.BIAS_RMSE_METRIC,
+            features.CORPUS_SIZE_METRIC, features.GATED_K_METRIC, features.LIFT_METRIC,
+            features.RMSE_GAIN_METRIC}
+
+
+@pytest.mark.parametrize("model_names", [[], ["candidate", "baseline"]])
+def test_the_naive_baselines_are_scored_on_the_same_interactions(model_names):
+    result = _evaluate(model_names)
+    for name in model_names or [""]:
+        assert result[(name, "most_popular_top_10_accuracy_seen_excluded")] == pytest.approx(2 / 5)
+        assert result[(name, "most_popular_top_100_accuracy_seen_excluded")] == pytest.approx(4 / 5)
+        assert result[(name, features.MEAN_RMSE_METRIC)] == pytest.approx(_rmse(MEAN))
+        assert result[(name, features.BIAS_RMSE_METRIC)] == pytest.approx(_rmse(BIASES))
+        # At K = 100: the model's 5/5 against most-popular's 4/5.
+        assert result[(name, features.GATED_K_METRIC)] == 100
+        assert result[(name, features.LIFT_METRIC)] == pytest.approx(5 / 4 - 1)
+        assert result[(name, features.RMSE_GAIN_METRIC)] == pytest.approx(
+            _rmse(BIASES) / _rmse(PREDICTED) - 1)
+
+
+def test_a_small_corpus_caps_the_gated_k():
+    """Top-100 of a 40-item corpus is 1.0 by construction: the gate compares at K = 5."""
+    result = _evaluate([], elements=_inputs([], corpus=40))
+    assert result[("", features.CORPUS_SIZE_METRIC)] == 40
+    assert result[("", features.GATED_K_METRIC)] == 5
+    # At K = 5: the model's ranks 0, 1, 2, 4 (4/5) against most-popular's 0 (1/5).
+    assert result[("", features.LIFT_METRIC)] == pytest.approx(4 / 1 - 1)
+    assert [features.gated_k(100, n) for n in (40, 499, 500, 10_000)] == [5, 50, 100, 100]
+    assert [features.gated_k(10, n) for n in (4, 49, 50)] == [1, 5, 10]
+
+
+def test_a_model_exported_before_the_baselines_still_evaluates():
+    """The last blessed model may lack their outputs: its own metrics are computed,
+    and the baselines' are left out rather than reported as zero."""
+    result = _evaluate([], elements=_inputs([], baselines=False))
+    assert result[("", "top_100_accuracy_seen_excluded")] == pytest.approx(1.0)
+    assert result[("", features.RMSE_METRIC)] == pytest.approx(_rmse(PREDICTED))
+    assert not {name for _, name in result} & {
+        features.popular_top_k_metric_name(100), features.MEAN_RMSE_METRIC,
+        features.BIAS_RMSE_METRIC, features.GATED_K_METRIC, features.LIFT_METRIC,
+        features.RMSE_GAIN_METRIC}
 
 
 @pytest.mark.parametrize("model_names", [[], ["candidate", "baseline"]])
 def test_rmse_skips_rows_without_a_rating(model_names):
     result = _evaluate(model_names)
-    rated = [(r, p) for r, p in zip(RATINGS, PREDICTED) if not math.isnan(r)]
-    expected = math.sqrt(sum((r - p) ** 2 for r, p in rated) / len(rated))
     for name in model_names or [""]:
-        assert result[(name, features.RMSE_METRIC)] == pytest.approx(expected)
+        assert result[(name, features.RMSE_METRIC)] == pytest.approx(_rmse(PREDICTED))
 
 
 def test_implicit_data_has_no_rmse():
@@ -118,24 +176,35 @@ def _validate(values, eval_config, has_baseline):
             for failure in per_slice.failures}
 
 
-def _computed(model_name, top_100, rmse):
-    """Our metric's keys for one model, with the two gated values set."""
+def _computed(model_name, top_100, rmse, lift=0.5, gain=0.5):
+    """Our metric's keys for one model, with the gated values set."""
     values = {}
     for computation in RecommenderMetrics().computations(model_names=[model_name]):
         for key in computation.keys:
             values[key] = 0.5
+    gated = {"top_100_accuracy_seen_excluded": top_100, features.RMSE_METRIC: rmse,
+             features.LIFT_METRIC: lift, features.RMSE_GAIN_METRIC: gain}
     for key in values:
-        if key.name == "top_100_accuracy_seen_excluded":
-            values[key] = top_100
-        elif key.name == features.RMSE_METRIC:
-            values[key] = rmse
+        values[key] = gated.get(key.name, values[key])
     return values
 
 
-def test_the_gate_thresholds_find_the_computed_metrics():
+def test_the_default_gate_asks_for_a_lead_over_the_naive_baselines():
     """The thresholds are keyed by metric name; TFMA must match them to our keys,
     or the gate would never refuse a model (or refuse it with 'metric not found')."""
     gate = load_config().gate
+    eval_config = build_eval_config(gate, has_ratings=True)
+    assert _validate(_computed("", 0.01, 3.0, lift=gate.min_lift_over_most_popular,
+                               gain=gate.min_rmse_gain_over_biases),
+                     eval_config, has_baseline=False) == set()
+    assert _validate(_computed("", 0.01, 3.0, lift=gate.min_lift_over_most_popular - 0.01,
+                               gain=gate.min_rmse_gain_over_biases - 0.01),
+                     eval_config, has_baseline=False) == {
+        (features.LIFT_METRIC, False), (features.RMSE_GAIN_METRIC, False)}
+
+
+def test_absolute_bounds_apply_when_set_as_the_presets_do():
+    gate = load_config(path=pathlib.Path(__file__).parents[1] / "configs" / "movielens-100k.toml").gate
     eval_config = build_eval_config(gate, has_ratings=True)
     good, bad = (gate.min_top_k_accuracy + 0.01, gate.max_rmse - 0.01), (
         gate.min_top_k_accuracy - 0.01, gate.max_rmse + 0.01)
@@ -147,7 +216,7 @@ def test_the_gate_thresholds_find_the_computed_metrics():
 def test_the_gate_compares_the_candidate_with_the_baseline():
     gate = load_config().gate
     eval_config = build_eval_config(gate, has_ratings=True)
-    top_100, rmse = gate.min_top_k_accuracy + 0.1, gate.max_rmse - 0.1
+    top_100, rmse = 0.5, 0.9
     baseline = _computed("baseline", top_100, rmse)
     diff = {key.make_diff_key(): 0.0 for key in _computed("candidate", top_100, rmse)}
     assert _validate({**_computed("candidate", top_100, rmse), **baseline, **diff},

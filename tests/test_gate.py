@@ -21,10 +21,14 @@ def _gated(objective: str) -> set:
     return set(gate_thresholds(eval_config))
 
 
+TOP_K = {"top_100_accuracy_seen_excluded", "lift_over_most_popular"}
+RMSE = {"rmse", "rmse_gain_over_biases"}
+
+
 @pytest.mark.parametrize("objective,gated", [
-    ("joint", {"top_100_accuracy_seen_excluded", "rmse"}),
-    ("retrieval", {"top_100_accuracy_seen_excluded"}),  # the untrained rating head is not gated
-    ("rating", {"rmse"}),
+    ("joint", TOP_K | RMSE),
+    ("retrieval", TOP_K),  # the untrained rating head is not gated
+    ("rating", RMSE),
 ])
 def test_only_trained_tasks_are_gated(objective, gated):
     assert _gated(objective) == gated
@@ -37,7 +41,7 @@ def test_slices_are_computed_but_only_the_overall_slice_is_gated():
         [], *[[name] for name in SLICE_FEATURES]]
     spec = eval_config.metrics_specs[0]
     assert not spec.thresholds  # they would apply to every slice
-    assert set(spec.per_slice_thresholds) == {"top_100_accuracy_seen_excluded", "rmse"}
+    assert set(spec.per_slice_thresholds) == TOP_K | RMSE
     for per_metric in spec.per_slice_thresholds.values():
         for per_slice in per_metric.thresholds:
             assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]

@@ -152,8 +152,12 @@ def test_first_model_is_blessed_and_pushed(first):
     assert len(versions) == 1
     assert first.result.pushed_path == os.path.join(_serving_base(first.config), str(versions[0]))
     assert os.path.exists(os.path.join(first.result.pushed_path, "saved_model.pb"))
-    for text in ("Gate: BLESSED", "top_100_accuracy_seen_excluded", ">= 0.6", "Pushed model:"):
+    for text in ("Gate: BLESSED", "top_100_accuracy_seen_excluded", "lift_over_most_popular",
+                 ">= 0.05", "naive", "global_mean_rmse", "Pushed model:"):
         assert text in first.output
+    popular = _metric(first.result, "most_popular_top_100_accuracy_seen_excluded")
+    assert f"top_100_accuracy_seen_excluded │ " in first.output
+    assert f"│ {popular:.4f} │" in first.output  # beside the model's
     with open(os.path.join(first.result.pushed_path, "assets.extra", "index_quality.json")) as f:
         index_quality = json.load(f)
     assert index_quality["k"] == 100 and index_quality["users"] == 500
@@ -177,6 +181,26 @@ def test_model_clearly_beats_most_popular_on_the_same_split(first, split):
     model = _metric(first.result, "top_100_accuracy_seen_excluded")
     assert model > most_popular["top_100_accuracy_seen_excluded"] + 0.05, (model, most_popular)
     assert _metric(first.result, "rmse") < 0.9
+
+
+def test_the_evaluator_s_naive_baselines_are_the_benchmark_s(first, split):
+    """Most-popular, the training mean and the biases, scored inside the exported
+    model for the Evaluator, agree with the quality benchmark's on the same split
+    (every sample user is in the ranked sample)."""
+    sizes = len(split.user_ids), len(split.item_ids)
+    most_popular = ranking.ranking_metrics(baselines.most_popular(split.train, sizes[1]),
+                                           split.train, split.held_out, *sizes)
+    for k in (10, 100):
+        name = f"top_{k}_accuracy_seen_excluded"
+        assert _metric(first.result, "most_popular_" + name) == pytest.approx(
+            most_popular[name], abs=1e-6)
+    mean_rmse = ranking.rmse(baselines.global_mean(split.train, split.held_out), split.held_out)
+    bias_rmse = ranking.rmse(baselines.biases(split.train, split.held_out, *sizes),
+                             split.held_out)
+    assert _metric(first.result, "global_mean_rmse") == pytest.approx(mean_rmse, abs=1e-4)
+    assert _metric(first.result, "bias_rmse") == pytest.approx(bias_rmse, abs=1e-4)
+    assert _metric(first.result, "rmse_gain_over_biases") == pytest.approx(
+        bias_rmse / _metric(first.result, "rmse") - 1, abs=1e-3)
 
 
 def test_benchmark_metrics_agree_with_the_evaluator_on_the_exported_model(first, split):
@@ -264,6 +288,13 @@ def test_degraded_model_is_not_blessed_and_serving_is_untouched(first, degraded,
     assert any("top_100_accuracy_seen_excluded" in failure
                for failure in degraded.result.gate_failures)
     assert "Gate: NOT BLESSED" in degraded.output
+    # The refusal in words, with the naive baselines' numbers beside the model's.
+    output = " ".join(degraded.output.split())  # undo the terminal's wrapping
+    popular = _metric(degraded.result, "most_popular_top_100_accuracy_seen_excluded")
+    assert f"is below most-popular's {popular:.4f}" in output
+    rmse, biases = (_metric(degraded.result, name) for name in ("rmse", "bias_rmse"))
+    assert f"rmse {rmse:.4f} is worse than " in output
+    assert f"user + item biases ({biases:.4f})" in output
     # A newly trained model is compared with the model the first run blessed.
     for name in ("top_100_accuracy_seen_excluded", "rmse"):
         baseline = next(row.baseline for row in degraded.result.metrics if row.name == name)

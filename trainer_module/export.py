@@ -24,7 +24,11 @@ Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
   evaluate                     serialized tf.Examples (raw, as ExampleGen wrote them)
                                -> predicted_rating, rank, rank_seen_excluded [B]
                                (what TFMA evaluates; rank = number of corpus
-                               items scored above the true item)
+                               items scored above the true item), and the naive
+                               baselines on the same interactions:
+                               popular_rank_seen_excluded (most-popular's rank),
+                               mean_rating and bias_rating (when the training data
+                               had ratings), corpus_size
   transformed_features         serialized tf.Examples -> user_activity, item_popularity
                                [B] bucket labels from the training data, which TFMA
                                slices the evaluation by (trainer_module/slices.py)
@@ -41,13 +45,14 @@ import dataclasses
 import json
 import os
 import time
-from typing import Dict, Mapping, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import scann  # noqa: F401  (registers the ScaNN TensorFlow ops)
 import tensorflow as tf
 
 from mtrec.trainer_module import features, slices
+from mtrec.trainer_module.baselines import RatingBiases
 from mtrec.trainer_module.index import ScannSettings, build_scann_index, recall_against_exact
 from mtrec.trainer_module.model import MultiTaskRecommender
 from mtrec.trainer_module.preprocessing import ids_as_strings
@@ -86,10 +91,11 @@ class RecommenderModule(tf.Module):
                  item_vocabulary: Sequence[str], seen_items: tf.RaggedTensor,
                  item_titles: Mapping[str, str], item_counts: np.ndarray, max_k: int,
                  raw_feature_spec: Mapping[str, tf.io.FixedLenFeature],
-                 top_k_max_users: int):
+                 top_k_max_users: int, rating_biases: Optional[RatingBiases] = None):
         """`item_counts` [num_items]: training interactions per item (popularity);
         `evaluate` ranks the interactions of a hash sample of at most
-        `top_k_max_users` users (see `ranked_users`)."""
+        `top_k_max_users` users (see `ranked_users`), and scores the
+        `rating_biases` baselines (None: the training data had no ratings)."""
         super().__init__(name="recommender")
         num_items = len(item_vocabulary)
         self.model = model
@@ -121,6 +127,14 @@ class RecommenderModule(tf.Module):
         self.item_popularity = tf.constant(
             list(slices.item_popularity_buckets(item_counts)), tf.string)
         self.ranked_user_buckets = ranked_user_buckets(len(user_vocabulary), top_k_max_users)
+        self.rating_biases = None
+        if rating_biases is not None:
+            self.rating_biases = {
+                "mean": tf.constant(rating_biases.mean, tf.float32),
+                "user": tf.Variable(rating_biases.user_bias.astype(np.float32), trainable=False,
+                                    name="baseline_user_bias"),
+                "item": tf.Variable(rating_biases.item_bias.astype(np.float32), trainable=False,
+                                    name="baseline_item_bias")}
         self._eval_feature_spec = {
             name: raw_feature_spec[name]
             for name in (features.USER_ID, features.ITEM_ID)}
@@ -272,19 +286,35 @@ class RecommenderModule(tf.Module):
         # An item outside the training vocabulary is not in the corpus: it can
         # never be recommended, so it counts as a miss (rank = corpus size).
         in_corpus = item_index < num_items
-        true_scores = tf.gather(scores, tf.minimum(item_index, num_items - 1), batch_dims=1)
+        true_item = tf.minimum(item_index, num_items - 1)
+        unseen = ~self._seen_mask(user_index)
+        true_scores = tf.gather(scores, true_item, batch_dims=1)
         above = scores > true_scores[:, None]
         rank = tf.reduce_sum(tf.cast(above, tf.int64), axis=1)
-        rank_unseen = tf.reduce_sum(
-            tf.cast(above & ~self._seen_mask(user_index), tf.int64), axis=1)
+        rank_unseen = tf.reduce_sum(tf.cast(above & unseen, tf.int64), axis=1)
+        # Most-popular ranks by training interactions, with the same definition.
+        popular_above = self.popularity[None, :] > tf.gather(self.popularity, true_item)[:, None]
+        popular_rank = tf.reduce_sum(tf.cast(popular_above & unseen, tf.int64), axis=1)
         not_ranked = tf.fill(tf.shape(all_users), tf.constant(NOT_RANKED, tf.int64))
-        return {
-            "rank": tf.tensor_scatter_nd_update(
-                not_ranked, rows, tf.where(in_corpus, rank, num_items)),
-            "rank_seen_excluded": tf.tensor_scatter_nd_update(
-                not_ranked, rows, tf.where(in_corpus, rank_unseen, num_items)),
-            "predicted_rating": self.model.predict_rating(all_users, all_items),
+
+        def per_example(ranks):
+            return tf.tensor_scatter_nd_update(not_ranked, rows,
+                                               tf.where(in_corpus, ranks, num_items))
+
+        outputs = {
+            features.RANK_OUTPUT: per_example(rank),
+            features.RANK_SEEN_EXCLUDED_OUTPUT: per_example(rank_unseen),
+            features.POPULAR_RANK_OUTPUT: per_example(popular_rank),
+            features.RATING_OUTPUT: self.model.predict_rating(all_users, all_items),
+            features.CORPUS_SIZE_OUTPUT: tf.fill(tf.shape(all_users), num_items),
         }
+        if self.rating_biases is not None:
+            mean = tf.fill(tf.shape(all_users), self.rating_biases["mean"])
+            outputs[features.MEAN_RATING_OUTPUT] = mean
+            outputs[features.BIAS_RATING_OUTPUT] = (
+                mean + tf.gather(self.rating_biases["user"], all_users)
+                + tf.gather(self.rating_biases["item"], all_items))
+        return outputs
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transformed_features(self, examples):

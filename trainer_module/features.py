@@ -96,12 +96,46 @@ USER_SIDE_FEATURES = {
 RANK_OUTPUT = "rank"
 RANK_SEEN_EXCLUDED_OUTPUT = "rank_seen_excluded"
 RATING_OUTPUT = "predicted_rating"
+# The naive baselines, scored on the same interactions (trainer_module/baselines.py):
+# most-popular's rank (seen excluded), the training mean and user + item biases.
+POPULAR_RANK_OUTPUT = "popular_rank_seen_excluded"
+MEAN_RATING_OUTPUT = "mean_rating"
+BIAS_RATING_OUTPUT = "bias_rating"
+CORPUS_SIZE_OUTPUT = "corpus_size"  # items the model ranks, for the gated K
 
 # Evaluation metric names.
 TOP_K_VALUES = (1, 5, 10, 50, 100)
 RMSE_METRIC = "rmse"
+MEAN_RMSE_METRIC = "global_mean_rmse"
+BIAS_RMSE_METRIC = "bias_rmse"
+GATED_K_METRIC = "gated_k"
+CORPUS_SIZE_METRIC = "corpus_size"
+LIFT_METRIC = "lift_over_most_popular"  # at the gated K, seen excluded
+RMSE_GAIN_METRIC = "rmse_gain_over_biases"
+# The gated K is at most this share of the corpus: top-100 of 40 items is 1.0 by construction.
+MAX_K_SHARE_OF_CORPUS = 1 / 5
 
 
 def top_k_metric_name(k: int, seen_excluded: bool) -> str:
     """'top_100_accuracy' (TFRS definition) or 'top_100_accuracy_seen_excluded'."""
     return f"top_{k}_accuracy" + ("_seen_excluded" if seen_excluded else "")
+
+
+def popular_top_k_metric_name(k: int) -> str:
+    """'most_popular_top_100_accuracy_seen_excluded'."""
+    return "most_popular_" + top_k_metric_name(k, seen_excluded=True)
+
+
+def gated_k(configured_k: int, corpus_size: int) -> int:
+    """The K the gate uses: `configured_k`, or, when it is over
+    MAX_K_SHARE_OF_CORPUS of the corpus, the largest of TOP_K_VALUES within that
+    share (1 at least)."""
+    limit = corpus_size * MAX_K_SHARE_OF_CORPUS
+    if configured_k <= limit:
+        return configured_k
+    return max([k for k in TOP_K_VALUES if k <= limit], default=1)
+
+
+def k_of_metric(name: str) -> int:
+    """100 for 'top_100_accuracy_seen_excluded'."""
+    return int(name.split("_")[1])

@@ -19,6 +19,7 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from mtrec.trainer_module import export, features
+from mtrec.trainer_module.baselines import fit_biases
 from mtrec.trainer_module.batches import shuffled_batches
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
@@ -195,7 +196,10 @@ def run_fn(fn_args: FnArgs) -> None:
                                len(user_vocabulary)),
         item_titles=_read_titles(settings.items_file), item_counts=item_counts,
         max_k=settings.max_k, top_k_max_users=settings.top_k_max_users,
-        raw_feature_spec=tf_transform_output.raw_feature_spec())
+        raw_feature_spec=tf_transform_output.raw_feature_spec(),
+        rating_biases=fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
+                                 train[features.RATING], len(user_vocabulary),
+                                 len(item_vocabulary)) if has_ratings else None)
     sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
     index_quality = export.measure_index_quality(module, list(sample))
     logging.info("ScaNN recall@%d against exact search on %d users: %.4f; p50 %.2f ms "

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 from rich.table import Table
 
 from mtrec.serving.versions import published_versions, read_push_info
+from mtrec.trainer_module import features
 
 _FORMAT_SERVING = "Format-Serving"  # the Trainer's SavedModel folder inside a Model artifact
 
@@ -99,8 +100,12 @@ def models_table(records: List[ModelRecord], serving_base: str, top_k_metric: st
     serving = versions[-1] if versions else None
     table = Table(title=f"Models ({serving_base}; serving: {serving or 'nothing'})",
                   title_justify="left")
-    for column in ("versions", "evaluated", top_k_metric, "rmse", "blessed", "status", "model"):
-        table.add_column(column, justify="right" if column in (top_k_metric, "rmse") else "left",
+    # column -> metric; most-popular is ranked with the user's seen items excluded
+    numbers = {top_k_metric: top_k_metric,
+               "most-popular": features.popular_top_k_metric_name(features.k_of_metric(top_k_metric)),
+               "rmse": features.RMSE_METRIC, "biases' rmse": features.BIAS_RMSE_METRIC}
+    for column in ("versions", "evaluated", *numbers, "blessed", "status", "model"):
+        table.add_column(column, justify="right" if column in numbers else "left",
                          overflow="fold")
     for record in records:
         status = ("serving" if serving in record.versions
@@ -111,7 +116,7 @@ def models_table(records: List[ModelRecord], serving_base: str, top_k_metric: st
         blessed = {None: "–", True: "yes", False: "no"}[record.blessed]
         table.add_row(", ".join(map(str, record.versions)) or "–",
                       f"{record.evaluated:%Y-%m-%d %H:%M:%S}" if record.evaluated else "–",
-                      number(top_k_metric), number("rmse"), blessed, status,
+                      *(number(name) for name in numbers.values()), blessed, status,
                       os.path.join(*record.model_uri.split(os.sep)[-3:]) if record.evaluated
                       else record.model_uri)
     return table

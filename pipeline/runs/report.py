@@ -25,7 +25,8 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mtrec.pipeline.runs import results
-from mtrec.pipeline.runs.results import RunResult, describe_split, list_runs, read_run
+from mtrec.pipeline.runs.results import (INTEGER_METRICS, RunResult, describe_split, list_runs,
+                                         naive_beside, read_run)
 from mtrec.trainer_module.features import RMSE_METRIC
 from mtrec.trainer_module.slices import SLICE_FEATURES
 
@@ -259,15 +260,19 @@ def _evaluation_section(result: RunResult, gate_metric: Optional[str]) -> str:
         parts.append("<p>The Evaluator did not run.</p>")
         return "\n".join(parts)
     rows = []
-    for row in result.metrics:
-        integer = row.name == "example_count"
+    for row, naive in naive_beside(result.metrics):
+        integer = row.name in INTEGER_METRICS
         gate = {None: "", True: '<span class="pass">pass</span>',
                 False: '<span class="fail">FAIL</span>'}[row.passed]
-        rows.append((_e(row.name), _number(row.value, integer), _e(row.threshold),
-                     _number(row.baseline, integer), gate))
-    parts.append("<p>Held-out split, overall; baseline = the last blessed model.</p>")
-    parts.append(_table(["metric", "value", "threshold", "baseline", "gate"], rows,
-                        numeric=(1, 3), css="evaluation"))
+        rows.append((_e(row.name), _number(row.value, integer), _number(naive, integer),
+                     _e(row.threshold), _number(row.baseline, integer), gate))
+    parts.append("<p>Held-out split, overall; naive = most-popular's top-K and user + item "
+                 "biases' RMSE, scored on the same interactions in the same run; baseline = "
+                 "the last blessed model.</p>")
+    parts.append(_table(["metric", "value", "naive", "threshold", "baseline", "gate"], rows,
+                        numeric=(1, 2, 4), css="evaluation"))
+    if result.gate_note:
+        parts.append(f"<p>{_e(result.gate_note)}</p>")
     if result.blessed:
         parts.append('<p><span class="pass">BLESSED</span>: every threshold passed.</p>')
     elif result.blessed is False:

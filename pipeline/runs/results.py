@@ -44,6 +44,10 @@ class ComponentRun:
     seconds: float
 
 
+# Metrics that are counts, shown without decimals.
+INTEGER_METRICS = ("example_count", "corpus_size", "gated_k")
+
+
 @dataclasses.dataclass
 class MetricRow:
     name: str
@@ -69,6 +73,7 @@ class RunResult:
     data: List["SplitCounts"] = dataclasses.field(default_factory=list)
     anomalies: List[str] = dataclasses.field(default_factory=list)  # "split: feature: what"
     exec_properties: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
+    gate_note: str = ""  # e.g. why the gated K is not the configured one
 
     @property
     def seconds(self) -> float:
@@ -119,16 +124,22 @@ def _threshold_text(threshold) -> str:
     return "; ".join(parts)
 
 
-def _thresholds(evaluation_uri: str) -> Dict[str, str]:
-    """metric name -> threshold text, from the eval config the Evaluator saved."""
+def _gate(evaluation_uri: str) -> tuple[Dict[str, str], Optional[int]]:
+    """metric name -> threshold text, and the configured gate K (None before it was
+    recorded), from the eval config the Evaluator saved."""
     import tensorflow_model_analysis as tfma
 
     from mtrec.pipeline.gate import gate_thresholds
 
     with open(os.path.join(evaluation_uri, "eval_config.json")) as handle:
         eval_config = json_format.ParseDict(json.load(handle)["evalConfig"], tfma.EvalConfig())
-    return {name: _threshold_text(threshold)
-            for name, threshold in gate_thresholds(eval_config).items()}
+    configured_k = None
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.class_name == "RecommenderMetrics":
+                configured_k = json.loads(metric.config or "{}").get("gate_k")
+    return ({name: _threshold_text(threshold)
+             for name, threshold in gate_thresholds(eval_config).items()}, configured_k)
 
 
 def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
@@ -139,6 +150,7 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
 
     candidate, baseline = overall_metrics(evaluation_uri)
     validation = tfma.load_validation_result(evaluation_uri)
+    thresholds, configured_k = _gate(evaluation_uri)
     failed = {}
     for per_slice in validation.metric_validations_per_slice:
         where = ", ".join(f"{k.column}={k.bytes_value.decode() or k.int64_value or k.float_value}"
@@ -147,14 +159,98 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
             key = failure.metric_key
             label = key.name + (" (change vs baseline)" if key.is_diff else "") + (
                 f" on slice {where}" if where else "")
-            failed[key.name + where] = (f"{label} = {failure.metric_value.double_value.value:.4f} "
-                                          f"fails {_threshold_text(failure.metric_threshold)}")
-    thresholds = _thresholds(evaluation_uri)
+            threshold = _threshold_text(failure.metric_threshold)
+            reason = "" if key.is_diff or where else gate_reason(key.name, candidate, threshold,
+                                                                 configured_k)
+            failed[key.name + where] = reason or (
+                f"{label} = {failure.metric_value.double_value.value:.4f} fails {threshold}")
     rows = [MetricRow(name=name, value=value, baseline=baseline.get(name),
                       threshold=thresholds.get(name, ""),
-                      passed=(name not in failed) if name in thresholds else None)
-            for name, value in candidate.items() if not math.isnan(value) or name in thresholds]
+                      # A change threshold alone is dropped on a first run (no baseline).
+                      passed=(name not in failed) if thresholds.get(name) else None)
+            for name, value in candidate.items()
+            if (not math.isnan(value) and _fits_corpus(name, candidate)) or name in thresholds]
     return rows, list(failed.values())
+
+
+def naive_beside(rows: List[MetricRow]) -> List[tuple[MetricRow, Optional[float]]]:
+    """The rows to show, each with its naive baseline's value (None for none):
+    most-popular's beside each seen-excluded top-K, user + item biases' beside
+    RMSE. Those baselines' own rows are left out: their numbers are there."""
+    from mtrec.trainer_module import features
+
+    values = {row.name: row.value for row in rows}
+    beside = {features.top_k_metric_name(k, True): features.popular_top_k_metric_name(k)
+              for k in features.TOP_K_VALUES}
+    beside[features.RMSE_METRIC] = features.BIAS_RMSE_METRIC
+    folded = {naive for name, naive in beside.items() if name in values}
+    return [(row, values.get(beside.get(row.name, ""))) for row in rows
+            if row.name not in folded]
+
+
+def _fits_corpus(name: str, metrics: Dict[str, float]) -> bool:
+    """False for a top-K metric whose K is over the share of the corpus the gate
+    allows (features.gated_k): top-100 of 40 items is 1.0 by construction."""
+    from mtrec.trainer_module.features import CORPUS_SIZE_METRIC, MAX_K_SHARE_OF_CORPUS
+
+    corpus = metrics.get(CORPUS_SIZE_METRIC)
+    if "top_" not in name or "_accuracy" not in name or not corpus:
+        return True
+    k = int(name.split("top_", 1)[1].split("_", 1)[0])
+    return k <= corpus * MAX_K_SHARE_OF_CORPUS
+
+
+def gated_k_note(metrics: Dict[str, float], configured_k: Optional[int]) -> str:
+    """A sentence when the gate compared with most-popular at a K below the
+    configured one (features.gated_k); "" otherwise."""
+    from mtrec.trainer_module import features
+
+    k = metrics.get(features.GATED_K_METRIC)
+    if k is None or not configured_k or k >= configured_k:
+        return ""
+    return (f"Gated K: {k:.0f}, not {configured_k}: the corpus has "
+            f"{metrics.get(features.CORPUS_SIZE_METRIC, 0):,.0f} items, and top-{configured_k} "
+            f"of a corpus that small is near 1 for any model, so the gate compares with "
+            f"most-popular at the largest K within a fifth of it.")
+
+
+def gate_reason(name: str, metrics: Dict[str, float], threshold: str,
+                configured_k: Optional[int] = None) -> str:
+    """Why the gate refused on metric `name`, in words, with the numbers beside
+    it; "" for a metric the words below do not cover."""
+    from mtrec.trainer_module import features
+
+    needs = f"the gate needs {threshold}"
+    if name == features.LIFT_METRIC and features.GATED_K_METRIC in metrics:
+        k = int(metrics[features.GATED_K_METRIC])
+        model = metrics.get(features.top_k_metric_name(k, True), math.nan)
+        popular = metrics.get(features.popular_top_k_metric_name(k), math.nan)
+        lift = metrics[name]
+        where = (f"top-{k} accuracy (seen excluded) {model:.4f} "
+                 + (f"is below most-popular's {popular:.4f} (lift {lift:+.1%}; {needs})"
+                    if lift < 0 else
+                    f"beats most-popular's {popular:.4f} by {lift:+.1%} only; {needs}"))
+        if configured_k and k < configured_k:
+            where += (f" (K = {k}, not {configured_k}, on a corpus of "
+                      f"{metrics.get(features.CORPUS_SIZE_METRIC, 0):,.0f} items)")
+        return where
+    if name in (features.RMSE_METRIC, features.RMSE_GAIN_METRIC):
+        rmse = metrics.get(features.RMSE_METRIC, math.nan)
+        worse = [f"{label} ({metrics[metric]:.4f})" for metric, label in (
+            (features.MEAN_RMSE_METRIC, "predicting the training mean"),
+            (features.BIAS_RMSE_METRIC, "user + item biases"))
+            if metrics.get(metric, math.inf) < rmse]
+        worse_text = " and than ".join(worse)
+        if name == features.RMSE_METRIC:
+            return f"rmse {rmse:.4f} fails {threshold}" + (
+                f"; it is also worse than {worse_text}" if worse else "")
+        gain = metrics[name]
+        if worse:
+            return f"rmse {rmse:.4f} is worse than {worse_text} (gain {gain:+.1%}; {needs})"
+        return (f"rmse {rmse:.4f} beats user + item biases' "
+                f"{metrics.get(features.BIAS_RMSE_METRIC, math.nan):.4f} by {gain:+.1%} only; "
+                f"{needs}")
+    return ""
 
 
 def split_dirs(uri: str) -> Dict[str, str]:
@@ -265,9 +361,11 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
             outputs.setdefault(types[artifact.type_id], []).append(artifact)
             artifact_uris[f"{component}.{event.path.steps[0].key}"] = artifact.uri
 
-    metrics, failures, blessed, pushed_path, refused = [], [], None, None, None
+    metrics, failures, blessed, pushed_path, refused, note = [], [], None, None, None, ""
     if "ModelEvaluation" in outputs:
         metrics, failures = read_evaluation(outputs["ModelEvaluation"][-1].uri)
+        note = gated_k_note({row.name: row.value for row in metrics},
+                            _gate(outputs["ModelEvaluation"][-1].uri)[1])
     if "ModelBlessing" in outputs:
         blessed = bool(outputs["ModelBlessing"][-1].custom_properties["blessed"].int_value)
     for pushed in outputs.get("PushedModel", []):
@@ -286,7 +384,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         anomalies = read_anomalies(artifact_uris[ANOMALIES])
     return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
                      artifact_uris, started=run.create_time_since_epoch / 1000, data=data,
-                     anomalies=anomalies, exec_properties=exec_properties)
+                     anomalies=anomalies, exec_properties=exec_properties, gate_note=note)
 
 
 def describe_split(split: Dict[str, Any]) -> str:

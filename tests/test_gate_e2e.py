@@ -1,0 +1,38 @@
+"""End to end: the default gate on data other than the sample's, without
+hand-set thresholds (pipeline/gate.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtrec.data import synthetic
+from mtrec.pipeline import cli
+from mtrec.pipeline.config import load_config
+from mtrec.pipeline.runners.local import localize
+from mtrec.pipeline.runs.results import read_run
+
+pytestmark = pytest.mark.e2e  # runs the pipeline
+
+
+def test_a_40_item_corpus_caps_the_gated_k_and_the_summary_says_so(tmp_path, capsys):
+    """Top-100 of 40 items is 1.0 for any model: the gate compares with
+    most-popular at K = 5 instead, and the top-K table keeps the K that fit."""
+    synthetic.write(synthetic.ScaledSpec(2_000, users=400, items=40), str(tmp_path / "data"),
+                    shards=1)
+    root = tmp_path / "out"
+    code = cli.main(["run", "--data-dir", str(tmp_path / "data" / "ratings"),
+                     "--items-file", str(tmp_path / "data" / "items.csv"),
+                     "--pipeline-root", str(root / "pipeline"),
+                     "--serving-dir", str(root / "serving"), "--epochs", "3"])
+    output = " ".join(capsys.readouterr().out.split())  # undo the terminal's wrapping
+    assert code in (0, cli.EXIT_NOT_BLESSED), output
+    assert ("Gated K: 5, not 100: the corpus has 40 items, and top-100 of a corpus that "
+            "small is near 1 for any model") in output
+    config = localize(load_config(overrides={"pipeline_root": str(root / "pipeline")}))
+    metrics = {row.name: row.value for row in read_run(config.metadata_path).metrics}
+    assert metrics["corpus_size"] == 40 and metrics["gated_k"] == 5
+    assert metrics["lift_over_most_popular"] == pytest.approx(
+        metrics["top_5_accuracy_seen_excluded"]
+        / metrics["most_popular_top_5_accuracy_seen_excluded"] - 1)
+    assert "top_5_accuracy" in metrics and "top_50_accuracy" not in metrics
+    assert "top_10_accuracy" not in metrics  # 10 > 40 / 5
