@@ -165,9 +165,9 @@ class _RecommenderCombiner(beam.CombineFn):
                 for i, k in enumerate(TOP_K_VALUES):
                     if rank < k:
                         hits[i] += 1
-        corpus = self._values(element, "predictions", CORPUS_SIZE_OUTPUT)
-        if corpus:
-            accumulator.corpus_size = max(accumulator.corpus_size, int(corpus[0]))
+        if not accumulator.corpus_size:  # one model's corpus: read once per accumulator
+            corpus = self._values(element, "predictions", CORPUS_SIZE_OUTPUT)
+            accumulator.corpus_size = int(corpus[0]) if corpus else 0
         if self._rmse:
             labels = self._values(element, "labels", RATING_OUTPUT)
             for predictor, output in enumerate(_RATING_OUTPUTS):
