@@ -156,7 +156,7 @@ def test_first_model_is_blessed_and_pushed(first):
                  ">= 0.05", "naive", "global_mean_rmse", "Pushed model:"):
         assert text in first.output
     popular = _metric(first.result, "most_popular_top_100_accuracy_seen_excluded")
-    assert f"top_100_accuracy_seen_excluded │ " in first.output
+    assert "top_100_accuracy_seen_excluded │ " in first.output
     assert f"│ {popular:.4f} │" in first.output  # beside the model's
     with open(os.path.join(first.result.pushed_path, "assets.extra", "index_quality.json")) as f:
         index_quality = json.load(f)
