@@ -33,7 +33,9 @@ def test_airflow_dag_runs_end_to_end_and_pushes(tmp_path):
                       f'[airflow]\nschedule = ""\n'
                       # The orchestration is under test, not the model: 3 epochs
                       # and a bound they reach (as in test_serving_http).
-                      f'[model]\nepochs = 3\n[gate]\nmin_top_k_accuracy = 0.3\n')
+                      f'[model]\nepochs = 3\n[gate]\nmin_top_k_accuracy = 0.3\n'
+                      # and the naive baselines' margins opened
+                      f'min_lift_over_most_popular = -0.99\nmin_rmse_gain_over_biases = -0.99\n')
     env = dict(os.environ,
                AIRFLOW_HOME=str(tmp_path / "home"),
                AIRFLOW__CORE__DAGS_FOLDER=str(dags),

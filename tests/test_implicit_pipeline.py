@@ -38,8 +38,11 @@ def test_implicit_data_trains_retrieval_and_gates_on_top_k_only(tmp_path, capsys
     result = read_run(load_config(overrides=overrides).metadata_path)
     names = {row.name for row in result.metrics}
     assert "top_100_accuracy_seen_excluded" in names and "rmse" not in names
+    # A first run has no baseline, so only the lead over most-popular is gated;
+    # nothing about ratings is.
     gated = [row.name for row in result.metrics if row.threshold]
-    assert gated == ["top_100_accuracy_seen_excluded"]
+    assert gated == ["lift_over_most_popular"]
+    assert not names & {"bias_rmse", "global_mean_rmse", "rmse_gain_over_biases"}
     assert result.blessed is True and os.path.isdir(result.pushed_path)
     assert result.split["method"] == "random" and result.split["seed"] == 42
     assert "Split: random: 20% held out (seed 42)" in output

@@ -40,7 +40,8 @@ def test_compile_kubeflow_pipeline_spec(tmp_path, capsys):
     eval_config = json.loads(evaluator.inputs.parameters["eval_config"]
                              .runtime_value.constant_value.string_value)
     gated = eval_config["metrics_specs"][0]["per_slice_thresholds"]
-    assert set(gated) == {"top_100_accuracy_seen_excluded", "rmse"}
+    assert set(gated) == {"top_100_accuracy_seen_excluded", "rmse", "lift_over_most_popular",
+                          "rmse_gain_over_biases"}
     # The gate applies to the overall slice only (pipeline/gate.py).
     assert all([t["slicing_specs"] for t in per_metric["thresholds"]] == [[{}]]
                for per_metric in gated.values())
