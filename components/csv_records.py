@@ -37,6 +37,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.fs as pa_fs
 from tfx_bsl.coders import csv_decoder, example_coder
 
+from mtrec.data.canonical import same_columns
+
 ColumnType = csv_decoder.ColumnType
 BLOCK_BYTES = 4 << 20  # rows per Arrow block: about 100,000 of MovieLens's
 
@@ -78,33 +80,26 @@ def _read_options(block_bytes: int) -> pa_csv.ReadOptions:
 
 
 def _strings(names: Sequence[str]) -> pa_csv.ConvertOptions:
-    """Every column as text, in the order of `names` (all, when empty); empty cells
-    stay "" (typed below)."""
+    """Every column as text; empty cells stay "" (typed below)."""
     return pa_csv.ConvertOptions(column_types={name: pa.string() for name in names},
-                                 include_columns=list(names),
                                  strings_can_be_null=False, quoted_strings_can_be_null=False)
-
-
-def same_columns(header: Sequence[str], column_names: Sequence[str]) -> bool:
-    """Whether a file with this header can be read as `column_names`: the same
-    names, each once, in any order."""
-    return len(set(header)) == len(header) and sorted(header) == sorted(column_names)
 
 
 def _blocks(path: str, column_names: Sequence[str]) -> Iterator[pa.RecordBatch]:
     """The file's rows as all-text RecordBatches with the columns in the order of
     `column_names`; refuses a file with other columns."""
-    header = read_header(path)
-    if not same_columns(header, column_names):
-        raise ValueError(f"{path}: columns {','.join(header)} are not the first file's, "
-                         f"{','.join(column_names)}")
     with _open(path) as handle:
         try:
             reader = pa_csv.open_csv(
                 handle, read_options=_read_options(BLOCK_BYTES),
                 parse_options=_PARSE, convert_options=_strings(column_names))
+            header = reader.schema.names
+            if not same_columns(header, column_names):
+                raise ValueError(f"{path}: columns {','.join(header)} are not the first "
+                                 f"file's, {','.join(column_names)}")
             for block in reader:
-                yield block
+                yield (block if header == list(column_names) else pa.RecordBatch.from_arrays(
+                    [block.column(name) for name in column_names], list(column_names)))
         except pa.ArrowInvalid as error:
             raise ValueError(f"{path}: cannot be read as CSV: {error}") from error
 

@@ -58,6 +58,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from mtrec.components import boundary_counts, csv_records, record_counts
+from mtrec.data import canonical
 from mtrec.components.split_spec import SplitSpec
 
 
@@ -308,7 +309,7 @@ def _csv_files(pattern: str) -> Tuple[List[str], List[str]]:
     names = csv_records.read_header(files[0])
     for path in files:
         header = csv_records.read_header(path)
-        if not csv_records.same_columns(header, names):
+        if not canonical.same_columns(header, names):
             raise RuntimeError(f"{path}: its columns ({','.join(header)}) are not those of "
                                f"{files[0]} ({','.join(names)}); every file in the ratings "
                                f"folder needs the same columns, each once, in any order")

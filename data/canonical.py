@@ -12,6 +12,7 @@ Transform sees them (the towers look them up per item).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import datetime
@@ -89,7 +90,7 @@ def decoded_lines(path: pathlib.Path, encoding: str,
     inside quoted fields (and counts lines in `line_num`). A UTF-8 file's
     byte-order mark (what Excel writes before the header) is dropped.
     """
-    first_encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    first_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     with path.open("rb") as handle:
         for line_number, raw in enumerate(handle, 1):
             try:
@@ -108,6 +109,12 @@ def csv_records(path: pathlib.Path, encoding: str, delimiter: str = ","
             yield reader.line_num, fields
     except csv.Error as error:
         raise DatasetError(f"{path}:{reader.line_num}: malformed CSV: {error}") from None
+
+
+def same_columns(header: Sequence[str], column_names: Sequence[str]) -> bool:
+    """Whether a ratings file with this header can be read as `column_names`: the
+    same names, each once, in any order (ExampleGen aligns them by name)."""
+    return len(set(header)) == len(header) and sorted(header) == sorted(column_names)
 
 
 def ratings_file_names(shards: int) -> List[str]:

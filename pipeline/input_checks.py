@@ -23,7 +23,7 @@ import pathlib
 import tempfile
 from typing import Iterator, List, Tuple
 
-from mtrec.data.canonical import DatasetError, decoded_lines
+from mtrec.data.canonical import DatasetError, decoded_lines, same_columns
 from mtrec.pipeline.runtime.errors import UserFacingError
 from mtrec.pipeline.config import Config
 from mtrec.trainer_module import features
@@ -79,7 +79,11 @@ def _row(path: str, first: int, last: int) -> str:
 def read_header(path: str) -> List[str]:
     """The file's column names; raises InputError for an empty file or a name
     given twice."""
-    header_record = next(_records(path), None)
+    return _header(path, next(_records(path), None))
+
+
+def _header(path: str, header_record) -> List[str]:
+    """The column names of the file's first record (None: the file has none)."""
     if header_record is None or not any(field.strip() for field in header_record[2]):
         raise InputError(f"{path}: the file is empty (expected a header row)")
     header = [name.strip() for name in header_record[2]]
@@ -105,9 +109,8 @@ def check_file(path: str, config: Config) -> int:
     rating that is not a finite number in [data.rating_min, data.rating_max],
     a timestamp that is not an integer, bytes that are not UTF-8.
     """
-    header = read_header(path)
     records = _records(path)
-    next(records)  # the header
+    header = _header(path, next(records, None))
     required = [features.USER_ID, features.ITEM_ID] + (
         [features.RATING] if config.data.has_ratings else [])
     missing = [column for column in required if column not in header]
@@ -180,7 +183,7 @@ def check_inputs(config: Config) -> None:
     first_header = read_header(files[0])
     for path in files:
         header = read_header(path)
-        if sorted(header) != sorted(first_header):
+        if not same_columns(header, first_header):
             raise InputError(f"{path}: its columns ({','.join(header)}) are not those of "
                              f"{files[0]} ({','.join(first_header)}); every file in the ratings "
                              f"folder needs the same columns, in any order")
