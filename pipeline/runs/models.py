@@ -69,7 +69,7 @@ def _evaluated_models(metadata_path: str) -> Dict[str, ModelRecord]:
                        if a.type_id == evaluation_type]
         metrics, failures = {}, []
         if evaluations:
-            rows, failures = read_evaluation(evaluations[-1].uri)
+            rows, failures, _ = read_evaluation(evaluations[-1].uri)
             metrics = {row.name: row.value for row in rows}
         records[_model_uri(model.uri)] = ModelRecord(
             model_uri=_model_uri(model.uri),

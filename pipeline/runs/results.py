@@ -142,8 +142,9 @@ def _gate(evaluation_uri: str) -> tuple[Dict[str, str], Optional[int]]:
              for name, threshold in gate_thresholds(eval_config).items()}, configured_k)
 
 
-def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
-    """The overall-slice metrics table and the gate's failure messages."""
+def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str], str]:
+    """The overall-slice metrics table, the gate's failure messages, and its note
+    on the gated K ("" when it is the configured one)."""
     import tensorflow_model_analysis as tfma
 
     from mtrec.components.boundary_counts import overall_metrics
@@ -170,7 +171,7 @@ def read_evaluation(evaluation_uri: str) -> tuple[List[MetricRow], List[str]]:
                       passed=(name not in failed) if thresholds.get(name) else None)
             for name, value in candidate.items()
             if (not math.isnan(value) and _fits_corpus(name, candidate)) or name in thresholds]
-    return rows, list(failed.values())
+    return rows, list(failed.values()), gated_k_note(candidate, configured_k)
 
 
 def naive_beside(rows: List[MetricRow]) -> List[tuple[MetricRow, Optional[float]]]:
@@ -363,9 +364,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
 
     metrics, failures, blessed, pushed_path, refused, note = [], [], None, None, None, ""
     if "ModelEvaluation" in outputs:
-        metrics, failures = read_evaluation(outputs["ModelEvaluation"][-1].uri)
-        note = gated_k_note({row.name: row.value for row in metrics},
-                            _gate(outputs["ModelEvaluation"][-1].uri)[1])
+        metrics, failures, note = read_evaluation(outputs["ModelEvaluation"][-1].uri)
     if "ModelBlessing" in outputs:
         blessed = bool(outputs["ModelBlessing"][-1].custom_properties["blessed"].int_value)
     for pushed in outputs.get("PushedModel", []):
