@@ -20,7 +20,9 @@ files with no timestamp column, keep the row whose serialized record sorts
 last, so the choice is the same on every run and runner). The number dropped
 is set on the Examples artifact as the custom property `duplicates_dropped`.
 Rows travel in batches (`Rows`), one per user bucket once grouped, so Beam's
-cost is per batch, not per row.
+cost is per batch, not per row. They are grouped through files
+(file_shuffle.py), so no process holds more than a few buckets' rows, on any
+runner.
 After writing, the executor checks, outside Beam, that the records written
 plus the duplicates dropped equal the rows read, and fails otherwise
 (record_counts.py).
@@ -57,7 +59,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from mtrec.components import boundary_counts, csv_records, record_counts
+from mtrec.components import boundary_counts, csv_records, file_shuffle, record_counts
 from mtrec.data import canonical
 from mtrec.components.split_spec import SplitSpec
 
@@ -68,6 +70,7 @@ SPLIT_PROPERTY = "split"  # custom property of the Examples artifact
 DUPLICATES_PROPERTY = "duplicates_dropped"  # custom property of the Examples artifact
 _CUTOFF_FILE = "split_cutoff.json"  # written by the Beam pipeline, read back by Do()
 _DUPLICATES_FILE = "duplicates_dropped.json"  # likewise
+_BUCKETS_FOLDER = ".user_buckets"  # the grouped rows' files, deleted once written
 _QUANTILES = 1000  # resolution of the computed time cutoff: 0.1% of the interactions
 
 
@@ -98,9 +101,7 @@ class Rows:
         return merged
 
     def pack(self) -> bytes:
-        """One bytes object: what the GroupByKey holds. The in-memory runner keeps
-        grouped values as Python objects, and Rows' lists cost several times
-        their bytes (the peak is in docs/benchmarks.md)."""
+        """One bytes object: what GroupByUserBucket writes to its files."""
         return pickle.dumps((self.users, self.items, self.timestamps, self.records),
                             protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -189,7 +190,17 @@ def random_is_eval(record: bytes, seed: int, eval_fraction: float) -> bool:
     return int.from_bytes(digest.digest()[:8], "big") / 2 ** 64 < eval_fraction
 
 
-def _latest(keyed: Tuple[int, Iterable[bytes]]) -> Tuple[Rows, int]:
+@beam.ptransform_fn
+def GroupByUserBucket(batches: beam.PCollection, folder: str) -> beam.PCollection:
+    """(user bucket, Rows) in; (user bucket, the files in `folder` holding its Rows)
+    out, one element per bucket. A GroupByKey of the Rows themselves is held
+    whole in memory by Beam's in-memory runner (docs/benchmarks.md)."""
+    return (batches
+            | "Pack" >> beam.MapTuple(lambda bucket, rows: (bucket, rows.pack()))
+            | "ThroughFiles" >> file_shuffle.GroupThroughFiles(folder))
+
+
+def _latest(keyed: Tuple[int, List[str]]) -> Tuple[Rows, int]:
     """One bucket's rows with one per (user, item) pair, and how many were dropped.
 
     The row kept is the latest by timestamp; rows without one count as oldest,
@@ -197,8 +208,8 @@ def _latest(keyed: Tuple[int, Iterable[bytes]]) -> Tuple[Rows, int]:
     keeps a key of its own (only an identical row shares it), so it reaches the
     ExampleValidator, which reports the missing id.
     """
-    _, parts = keyed
-    rows = Rows.concatenate(Rows.unpack(part) for part in parts)
+    _, paths = keyed
+    rows = Rows.concatenate(Rows.unpack(packed) for packed in file_shuffle.read_values(paths))
 
     def order(index: int):
         timestamp = rows.timestamps[index]
@@ -216,14 +227,11 @@ def _latest(keyed: Tuple[int, Iterable[bytes]]) -> Tuple[Rows, int]:
 
 
 @beam.ptransform_fn
-def DropDuplicates(batches: beam.PCollection, count_path: Optional[str]) -> beam.PCollection:
-    """(user bucket, Rows) in, Rows out with one row per (user, item): all of a
-    bucket's users' rows in one Rows (see `_latest` for which row is kept).
+def DropDuplicates(buckets: beam.PCollection, count_path: Optional[str]) -> beam.PCollection:
+    """GroupByUserBucket's output in, Rows out with one row per (user, item): all
+    of a bucket's users' rows in one Rows (see `_latest` for which row is kept).
     Writes the number dropped to `count_path`."""
-    kept = (batches
-            | "Pack" >> beam.MapTuple(lambda bucket, rows: (bucket, rows.pack()))
-            | "GroupByUserBucket" >> beam.GroupByKey()
-            | "Latest" >> beam.Map(_latest))
+    kept = buckets | "Latest" >> beam.Map(_latest)
     if count_path:
         _ = (kept
              | "Dropped" >> beam.Map(lambda pair: pair[1])
@@ -268,10 +276,14 @@ def _by_hash(rows: Rows, spec: SplitSpec) -> Iterable[beam.pvalue.TaggedOutput]:
 
 
 @beam.ptransform_fn
-def SplitInteractions(batches: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str]
+def SplitInteractions(batches: beam.PCollection, spec: SplitSpec, cutoff_path: Optional[str],
+                      cutoff_batches: Optional[beam.PCollection] = None
                       ) -> Tuple[beam.PCollection, beam.PCollection]:
     """(train, eval) PCollections of serialized tf.train.Examples by `spec`, from
-    Rows that each hold every row of their users (DropDuplicates' output)."""
+    Rows that each hold every row of their users (DropDuplicates' output).
+    A time split without a given cutoff computes it from `cutoff_batches` (the
+    same Rows; default `batches`): a second copy lets `batches` flow straight
+    into the split instead of being held in memory until the cutoff is known."""
     if spec.method == "random":
         tagged = batches | "RandomSplit" >> beam.FlatMap(_by_hash, spec).with_outputs(
             TRAIN_SPLIT, EVAL_SPLIT)
@@ -283,7 +295,7 @@ def SplitInteractions(batches: beam.PCollection, spec: SplitSpec, cutoff_path: O
     if spec.cutoff is not None:
         cutoff = batches.pipeline | "GivenCutoff" >> beam.Create([spec.cutoff])
     else:
-        cutoff = (batches
+        cutoff = ((batches if cutoff_batches is None else cutoff_batches)
                   | "Timestamps" >> beam.FlatMap(_timestamps, spec)
                   | "Quantiles" >> beam.ApproximateQuantiles.Globally(_QUANTILES)
                   | "CutoffAtFraction" >> beam.Map(
@@ -322,6 +334,7 @@ class Executor(csv_executor.Executor):
 
     _cutoff_path: Optional[str] = None
     _duplicates_path: Optional[str] = None
+    _buckets_path: Optional[str] = None
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
                                ) -> Dict[str, beam.PCollection]:
@@ -338,19 +351,24 @@ class Executor(csv_executor.Executor):
                         | "ColumnTypes" >> beam.CombineGlobally(csv_records.merge_types))
         batches = paths | "ReadRows" >> beam.FlatMap(
             _read_rows, column_names, spec, beam.pvalue.AsSingleton(column_types))
-        unique = batches | "DropDuplicates" >> DropDuplicates(self._duplicates_path)
-        train, eval_ = unique | "Split" >> SplitInteractions(spec, self._cutoff_path)
+        buckets = batches | "GroupByUserBucket" >> GroupByUserBucket(self._buckets_path)
+        unique = buckets | "DropDuplicates" >> DropDuplicates(self._duplicates_path)
+        cutoff_batches = None
+        if spec.method == "time" and spec.cutoff is None:
+            cutoff_batches = buckets | "DropDuplicatesForCutoff" >> DropDuplicates(None)
+        train, eval_ = unique | "Split" >> SplitInteractions(
+            spec, self._cutoff_path, cutoff_batches)
         return {TRAIN_SPLIT: train, EVAL_SPLIT: eval_}
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         """The base ExampleGen's Do without its Reshuffle before each split's write.
 
-        DropDuplicates' GroupByKey already redistributes the records (and breaks
-        fusion on distributed runners); the second shuffle was a sizeable share
+        GroupByUserBucket's GroupByKey already redistributes the buckets (and
+        breaks fusion on distributed runners); the second shuffle was a sizeable share
         of ExampleGen's Beam time (measured: docs/benchmarks.md). Records are
         written as gzipped TFRecords of tf.train.Examples, as the base executor
-        writes them.
+        writes them. The grouped rows' files are deleted however the run ends.
         """
         self._log_startup(input_dict, output_dict, exec_properties)
         payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
@@ -374,10 +392,15 @@ class Executor(csv_executor.Executor):
             example_gen_utils.generate_output_split_names(input_config, output_config))
         self._cutoff_path = os.path.join(examples.uri, _CUTOFF_FILE)
         self._duplicates_path = os.path.join(examples.uri, _DUPLICATES_FILE)
-        with self._make_beam_pipeline() as pipeline:
-            for name, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
-                _ = records | f"WriteSplit[{name}]" >> beam.io.WriteToTFRecord(
-                    _split_file_prefix(examples, name), file_name_suffix=".gz")
+        self._buckets_path = os.path.join(examples.uri, _BUCKETS_FOLDER)
+        try:
+            with self._make_beam_pipeline() as pipeline:
+                for name, records in self.GenerateExamplesByBeam(pipeline,
+                                                                 exec_properties).items():
+                    _ = records | f"WriteSplit[{name}]" >> beam.io.WriteToTFRecord(
+                        _split_file_prefix(examples, name), file_name_suffix=".gz")
+        finally:
+            file_shuffle.remove(self._buckets_path)
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))

@@ -17,7 +17,8 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
 from mtrec.components import split_example_gen
-from mtrec.components.split_example_gen import DropDuplicates, SplitInteractions, SplitSpec
+from mtrec.components.split_example_gen import (DropDuplicates, GroupByUserBucket,
+                                                SplitInteractions, SplitSpec)
 from mtrec.pipeline.config import DataConfig
 from mtrec.data import movielens
 
@@ -176,7 +177,8 @@ def _deduplicate(examples):
             records = [e.SerializeToString(deterministic=True) for e in examples]
             batches = split_example_gen.by_user_bucket(
                 split_example_gen.rows_from_records(records, _spec()))
-            _ = (pipeline | beam.Create(list(batches)) | DropDuplicates(count)
+            _ = (pipeline | beam.Create(list(batches))
+                 | GroupByUserBucket(os.path.join(folder, "buckets")) | DropDuplicates(count)
                  | beam.FlatMap(lambda rows: rows.records)
                  | beam.Map(_user_item_rating)
                  | beam.io.WriteToText(os.path.join(folder, "kept")))
@@ -228,6 +230,7 @@ def test_executor_writes_every_record_once_with_the_artifact_properties(tmp_path
     assert first.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
     assert first.get_string_custom_property("file_format") == "tfrecords_gzip"
     assert artifact_utils.decode_split_names(first.split_names) == ["train", "eval"]
+    assert not os.path.exists(os.path.join(first.uri, split_example_gen._BUCKETS_FOLDER))
 
 
 class _LosingExecutor(split_example_gen.Executor):
@@ -249,6 +252,25 @@ def test_executor_fails_naming_the_count_when_rows_are_lost(tmp_path):
     message = str(error.value)
     assert "read 3,000 rows" in message and "wrote 2,990 examples" in message, message
     assert "10 rows were lost" in message and os.path.join(ratings, "*.csv") in message
+
+
+class _FailingExecutor(split_example_gen.Executor):
+    """Fails inside Beam once the rows are grouped through files."""
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):
+        def fail(record):
+            raise ValueError("a worker failed")
+        splits = super().GenerateExamplesByBeam(pipeline, exec_properties)
+        return {name: records | f"Fail[{name}]" >> beam.Map(fail)
+                for name, records in splits.items()}
+
+
+def test_a_failed_run_leaves_no_grouped_rows_behind(tmp_path):
+    ratings = _write_ratings(tmp_path / "ratings")
+    with pytest.raises(Exception, match="a worker failed"):
+        _run_executor(ratings, str(tmp_path / "examples"), _spec("random"),
+                      executor=_FailingExecutor)
+    assert not os.path.exists(tmp_path / "examples" / split_example_gen._BUCKETS_FOLDER)
 
 
 def test_files_are_aligned_by_column_name_and_other_columns_are_refused(tmp_path):
