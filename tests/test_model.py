@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.baselines import RatingBiases
 from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.model import LossWeights, MultiTaskRecommender
 from mtrec.trainer_module.towers import IdTower, RowL2Embedding, inverse_batch_frequency
@@ -16,11 +17,15 @@ BATCH = {
 }
 
 
+# mean 3.5, user biases [0.5, -0.5, 0, OOV 0], item biases [0.2, 0, 0, -0.2, OOV 0]
+ANCHOR = RatingBiases(3.5, np.array([0.5, -0.5, 0.0, 0.0]), np.array([0.2, 0.0, 0.0, -0.2, 0.0]))
+
+
 def make_model(retrieval: float, rating: float, **kwargs) -> MultiTaskRecommender:
     tf.keras.utils.set_random_seed(0)
     return MultiTaskRecommender(num_users=3, num_items=4, embedding_dim=8,
                                 loss_weights=LossWeights(retrieval, rating),
-                                mean_rating=3.5, **kwargs)
+                                rating_anchor=ANCHOR, **kwargs)
 
 
 def test_tower_embeds_indices_including_the_oov_bucket():
@@ -50,11 +55,33 @@ def test_inverse_batch_frequency_gives_the_whole_table_penalty_in_expectation():
     np.testing.assert_allclose(np.bincount(indices) * 2 / 6 * weights[:3], 1.0)
 
 
-def test_rating_head_starts_at_the_mean_rating():
+def test_rating_head_starts_as_its_anchor_biases():
+    """The untrained head predicts mean + user bias + item bias exactly: the
+    MLP's last layer and every trained offset start at zero."""
     model = make_model(1.0, 1.0)
     ratings = model.predict_rating(BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX])
     assert ratings.shape == (4,)
-    np.testing.assert_allclose(ratings.numpy(), 3.5, atol=0.2)  # untrained MLP adds ~0
+    # users [0, 1, 2, 1], items [3, 0, 1, 2]
+    np.testing.assert_allclose(ratings.numpy(), [3.5 + 0.5 - 0.2, 3.5 - 0.5 + 0.2, 3.5, 3.0],
+                               rtol=1e-6)
+    assert not any("anchor" in v.name for v in model.trainable_variables)  # fixed
+
+
+def test_rating_head_refuses_an_anchor_longer_than_its_vocabulary():
+    with pytest.raises(ValueError, match="anchor user bias has 5 rows, the head 4"):
+        MultiTaskRecommender(num_users=3, num_items=4, embedding_dim=8,
+                             loss_weights=LossWeights(0.0, 1.0),
+                             rating_anchor=RatingBiases(3.5, np.zeros(5), np.zeros(5)))
+
+
+def test_training_moves_the_rating_head_off_its_anchor_toward_the_ratings():
+    model = make_model(0.0, 1.0)
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
+    users, items = BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX]
+    before = np.abs(model.predict_rating(users, items).numpy() - BATCH[features.RATING].numpy())
+    model.fit(tf.data.Dataset.from_tensors(BATCH).repeat(30), epochs=1, verbose=0)
+    after = np.abs(model.predict_rating(users, items).numpy() - BATCH[features.RATING].numpy())
+    assert after.mean() < before.mean()
 
 
 def test_total_loss_is_the_weighted_sum_of_task_losses():

@@ -15,7 +15,7 @@ ITEMS = [f"i{i}" for i in range(40)]
 def _module(top_k_max_users: int) -> export.RecommenderModule:
     tf.keras.utils.set_random_seed(0)
     model = MultiTaskRecommender(num_users=len(USERS), num_items=len(ITEMS), embedding_dim=8,
-                                 loss_weights=LossWeights(1.0, 1.0), mean_rating=3.5)
+                                 loss_weights=LossWeights(1.0, 1.0))
     seen = tf.RaggedTensor.from_row_lengths(
         np.arange(len(USERS) + 1, dtype=np.int64) % len(ITEMS),
         np.ones(len(USERS) + 1, dtype=np.int64))  # user k has seen item k mod 40

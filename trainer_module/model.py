@@ -6,7 +6,12 @@
                 (q = the item's share of training interactions: in-batch
                 negatives are sampled by popularity, and without this logQ
                 correction the scores learn to penalise popular items)
-    rating:     r_hat = mu + b_user + b_item + MLP([u, v])
+    rating:     r_hat = anchor(user, item) + d_mu + d_user + d_item + MLP([u, v])
+                (anchor = the ridge user + item biases fitted before training,
+                baselines.py, fixed; the trained parts start at zero, so the
+                head starts as the bias model and moves only where the data
+                pulls it: on sparse data an unanchored head fell below even the
+                global mean)
     loss = w_retrieval * L_retrieval + w_rating * MSE(r, r_hat)
 
 The loss weights make the model retrieval-only (w_rating = 0), rating-only
@@ -25,6 +30,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from mtrec.trainer_module import features
+from mtrec.trainer_module.baselines import RatingBiases
 from mtrec.pipeline.runtime.tf_autograph import leave_tf_keras_unconverted
 from mtrec.trainer_module.feature_tables import FeatureTable
 from mtrec.trainer_module.towers import IdTower, RowL2Embedding
@@ -52,56 +58,78 @@ class LossWeights:
 
 
 class RatingHead(tf.keras.Model):
-    """Predicts a rating from the two tower outputs (and per-id biases)."""
+    """Predicts a rating from the two tower outputs, as a correction to fixed
+    user + item biases (the anchor)."""
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
-                 hidden_units: Tuple[int, ...], mean_rating: float,
+                 hidden_units: Tuple[int, ...], anchor: RatingBiases,
                  l2_regularization: float = 0.0, name: str = "rating_head",
                  user_bias_weights: Optional[np.ndarray] = None,
                  item_bias_weights: Optional[np.ndarray] = None):
-        """Builds the MLP, the per-id biases and the global bias.
+        """Builds the MLP, the anchor, and the trained per-id and global offsets.
 
         Args:
             num_users: number of user ids in the vocabulary, OOV bucket
-                excluded; the user bias has `num_users + NUM_OOV_BUCKETS` rows.
-            num_items: the same for items and the item bias.
+                excluded; the user offsets have `num_users + NUM_OOV_BUCKETS` rows.
+            num_items: the same for items and the item offsets.
             embedding_dim: width of each tower output; the MLP reads their
                 concatenation, [batch, 2 * embedding_dim].
             hidden_units: widths of the MLP's ReLU layers, in order, before its
-                final linear layer of width 1; empty: that linear layer alone.
-            mean_rating: initial value of the trainable global bias mu
-                (typically the mean training rating); the per-id biases start at 0.
-            l2_regularization: coefficient of the L2 penalty on the bias rows
-                each call looks up, summed over the batch (`RowL2Embedding`);
-                0 disables it. The MLP is not regularised.
+                final linear layer of width 1 (zero-initialised, so that the
+                untrained head predicts the anchor exactly); empty: that
+                linear layer alone.
+            anchor: the fixed part of every prediction, mean + user bias +
+                item bias (`fit_biases` on the training ratings); its bias
+                arrays have at most `num_users + NUM_OOV_BUCKETS` (items: the
+                same) rows, rows past their end are 0 (else ValueError).
+            l2_regularization: coefficient of the L2 penalty on the offset rows
+                each call looks up, summed over the batch (`RowL2Embedding`),
+                which pulls each id back to its anchor bias; 0 disables it.
+                The MLP is not regularised.
             name: the Keras model name.
             user_bias_weights: float [at most num_users + NUM_OOV_BUCKETS], per-id
-                weight of the user bias's L2 (rows past its end weigh 1), e.g.
+                weight of the user offsets' L2 (rows past its end weigh 1), e.g.
                 `inverse_batch_frequency`; None: every looked-up row weighs 1.
-            item_bias_weights: the same for the item bias.
+            item_bias_weights: the same for the item offsets.
         """
         super().__init__(name=name)
-        # The per-id biases take the towers' L2: unregularised, they fit each
-        # training rating and RMSE rises after a few epochs (docs/benchmarks.md).
         self.mlp = tf.keras.Sequential(
             [tf.keras.layers.Dense(units, activation="relu") for units in hidden_units]
-            + [tf.keras.layers.Dense(1)], name="mlp")
+            + [tf.keras.layers.Dense(1, kernel_initializer="zeros")], name="mlp")
         # Built now: a retrieval-only model never calls the head while training,
         # and Keras refuses to list the variables of an unbuilt Sequential.
         self.mlp.build((None, 2 * embedding_dim))
         oov = features.NUM_OOV_BUCKETS
+        self.anchor_mean = tf.constant(anchor.mean, tf.float32)
+        self.anchor_user = tf.Variable(_padded(anchor.user_bias, num_users + oov, "user"),
+                                       trainable=False, name="anchor_user_bias")
+        self.anchor_item = tf.Variable(_padded(anchor.item_bias, num_items + oov, "item"),
+                                       trainable=False, name="anchor_item_bias")
+        # The offsets take the towers' L2: unregularised, they fit each training
+        # rating and RMSE rises after a few epochs (docs/benchmarks.md).
         self.user_bias = RowL2Embedding(num_users + oov, 1, l2_regularization, user_bias_weights,
                                         embeddings_initializer="zeros", name="user_bias")
         self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization, item_bias_weights,
                                         embeddings_initializer="zeros", name="item_bias")
-        self.global_bias = tf.Variable(mean_rating, dtype=tf.float32, name="global_bias")
+        self.global_bias = tf.Variable(0.0, dtype=tf.float32, name="global_bias")
 
     def call(self, user_embeddings, item_embeddings, user_indices, item_indices) -> tf.Tensor:
         """Returns predicted ratings, [batch]."""
-        interaction = self.mlp(tf.concat([user_embeddings, item_embeddings], axis=1))
-        rating = (interaction + self.user_bias(user_indices) + self.item_bias(item_indices)
-                  + self.global_bias)
-        return tf.reshape(rating, [-1])
+        anchor = (self.anchor_mean + tf.gather(self.anchor_user, user_indices)
+                  + tf.gather(self.anchor_item, item_indices))
+        correction = (self.mlp(tf.concat([user_embeddings, item_embeddings], axis=1))
+                      + self.user_bias(user_indices) + self.item_bias(item_indices)
+                      + self.global_bias)
+        return anchor + tf.reshape(correction, [-1])
+
+
+def _padded(bias: np.ndarray, rows: int, what: str) -> np.ndarray:
+    """`bias` as float32 [rows], zeros past its end."""
+    if len(bias) > rows:
+        raise ValueError(f"anchor {what} bias has {len(bias)} rows, the head {rows}")
+    padded = np.zeros(rows, np.float32)
+    padded[:len(bias)] = bias
+    return padded
 
 
 class MultiTaskRecommender(tfrs.Model):
@@ -109,7 +137,7 @@ class MultiTaskRecommender(tfrs.Model):
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
                  loss_weights: LossWeights, rating_hidden_units: Tuple[int, ...] = (64, 32),
-                 mean_rating: float = 0.0, l2_regularization: float = 0.0,
+                 rating_anchor: Optional[RatingBiases] = None, l2_regularization: float = 0.0,
                  temperature: float = 1.0, item_probabilities: Optional[np.ndarray] = None,
                  user_features: Sequence[FeatureTable] = (),
                  item_features: Sequence[FeatureTable] = (),
@@ -128,8 +156,8 @@ class MultiTaskRecommender(tfrs.Model):
                 total loss; a task with weight 0 is not computed.
             rating_hidden_units: widths of the rating head's ReLU MLP layers
                 (see `RatingHead`).
-            mean_rating: initial global bias of the rating head (typically the
-                mean training rating).
+            rating_anchor: the rating head's fixed user + item biases (see
+                `RatingHead`); None: all zero (data without ratings).
             l2_regularization: L2 coefficient shared by the towers' id and
                 side-feature embeddings and the rating head's biases, applied
                 to the rows each step looks up (`RowL2Embedding`); 0 disables it.
@@ -160,8 +188,10 @@ class MultiTaskRecommender(tfrs.Model):
                                   side_features=user_features, name="user_tower")
         self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
                                   side_features=item_features, name="item_tower")
+        if rating_anchor is None:
+            rating_anchor = RatingBiases(0.0, np.zeros(num_users + 1), np.zeros(num_items + 1))
         self.rating_head = RatingHead(num_users, num_items, embedding_dim, rating_hidden_units,
-                                      mean_rating, l2_regularization,
+                                      rating_anchor, l2_regularization,
                                       user_bias_weights=user_bias_weights,
                                       item_bias_weights=item_bias_weights)
         self.retrieval_task = tfrs.tasks.Retrieval(

@@ -145,7 +145,10 @@ def run_fn(fn_args: FnArgs) -> None:
                          f"{settings.rating_weight} but the training split holds no rating; "
                          "set data.has_ratings = false for implicit data")
     loss_weights = LossWeights(settings.retrieval_weight, settings.rating_weight)
-    mean_rating = float(np.nanmean(train[features.RATING])) if has_ratings else 0.0
+    # The naive baseline the Evaluator scores, and the rating head's anchor.
+    rating_biases = (fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
+                                train[features.RATING], len(user_vocabulary),
+                                len(item_vocabulary)) if has_ratings else None)
     item_counts = np.bincount(train[features.ITEM_INDEX],
                               minlength=len(item_vocabulary))[:len(item_vocabulary)]
     item_probabilities = item_counts / item_counts.sum() if settings.sampling_correction else None
@@ -163,7 +166,7 @@ def run_fn(fn_args: FnArgs) -> None:
     model = MultiTaskRecommender(
         num_users=len(user_vocabulary), num_items=len(item_vocabulary),
         embedding_dim=settings.embedding_dim, loss_weights=loss_weights,
-        rating_hidden_units=settings.rating_hidden_units, mean_rating=mean_rating,
+        rating_hidden_units=settings.rating_hidden_units, rating_anchor=rating_biases,
         l2_regularization=settings.l2_regularization, temperature=settings.temperature,
         item_probabilities=item_probabilities, user_features=user_features,
         item_features=item_features,
@@ -197,9 +200,7 @@ def run_fn(fn_args: FnArgs) -> None:
         item_titles=_read_titles(settings.items_file), item_counts=item_counts,
         max_k=settings.max_k, top_k_max_users=settings.top_k_max_users,
         raw_feature_spec=tf_transform_output.raw_feature_spec(),
-        rating_biases=fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
-                                 train[features.RATING], len(user_vocabulary),
-                                 len(item_vocabulary)) if has_ratings else None)
+        rating_biases=rating_biases)
     sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
     index_quality = export.measure_index_quality(module, list(sample))
     logging.info("ScaNN recall@%d against exact search on %d users: %.4f; p50 %.2f ms "
