@@ -64,6 +64,12 @@ class ScaledSpec:
 # user, 423 per item).
 MOVIELENS_25M_SHAPE = ScaledSpec(25_000_095, users=162_541, items=59_047)
 
+# A small shop's product reviews (issue 20): 40 items, and twice as many user
+# ids as ratings, so that about 3 in 4 of the users who rate rate once. On
+# such data a user's own bias cannot be learnt, and a rating model that
+# trusts it does worse than the training mean (docs/benchmarks.md).
+SPARSE_REVIEWS_SHAPE = ScaledSpec(10_000, users=20_000, items=40)
+
 
 def _validate(spec: ScaledSpec) -> None:
     if not 1_000 <= spec.num_ratings <= 100_000_000:
