@@ -3,6 +3,8 @@ hand-set thresholds (pipeline/gate.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from mtrec.data import synthetic
@@ -14,22 +16,33 @@ from mtrec.pipeline.runs.results import read_run
 pytestmark = pytest.mark.e2e  # runs the pipeline
 
 
-def test_a_40_item_corpus_caps_the_gated_k_and_the_summary_says_so(tmp_path, capsys):
-    """Top-100 of 40 items is 1.0 for any model: the gate compares with
-    most-popular at K = 5 instead, and the top-K table keeps the K that fit."""
-    synthetic.write(synthetic.ScaledSpec(2_000, users=400, items=40), str(tmp_path / "data"),
-                    shards=1)
+def test_on_sparse_reviews_the_gate_caps_k_and_refuses_a_model_worse_than_the_mean(
+        tmp_path, capsys):
+    """A small shop's reviews (data/synthetic.py's sparse shape, scaled down):
+    top-100 of 40 items is 1.0 for any model, so the gate compares with
+    most-popular at K = 5, and the top-K table keeps the K that fit. A model
+    trained at the largest learning rate the config allows (10) predicts
+    worse than the training mean, and the gate says so in words, with the
+    numbers."""
+    spec = dataclasses.replace(synthetic.SPARSE_REVIEWS_SHAPE, num_ratings=2_000, users=4_000)
+    synthetic.write(spec, str(tmp_path / "data"), shards=1)
     root = tmp_path / "out"
     code = cli.main(["run", "--data-dir", str(tmp_path / "data" / "ratings"),
                      "--items-file", str(tmp_path / "data" / "items.csv"),
                      "--pipeline-root", str(root / "pipeline"),
-                     "--serving-dir", str(root / "serving"), "--epochs", "3"])
+                     "--serving-dir", str(root / "serving"), "--epochs", "3",
+                     "--set", "model.learning_rate=10"])
     output = " ".join(capsys.readouterr().out.split())  # undo the terminal's wrapping
-    assert code in (0, cli.EXIT_NOT_BLESSED), output
+    assert code == cli.EXIT_NOT_BLESSED, output
     assert ("Gated K: 5, not 100: the corpus has 40 items, and top-100 of a corpus that "
             "small is near 1 for any model") in output
     config = localize(load_config(overrides={"pipeline_root": str(root / "pipeline")}))
     metrics = {row.name: row.value for row in read_run(config.metadata_path).metrics}
+    assert metrics["rmse"] > metrics["global_mean_rmse"]
+    assert (f"rmse {metrics['rmse']:.4f} is worse than predicting the training mean "
+            f"({metrics['global_mean_rmse']:.4f}) and than user + item biases "
+            f"({metrics['bias_rmse']:.4f})") in output
+    assert not list((root / "serving").rglob("saved_model.pb"))  # nothing pushed
     assert metrics["corpus_size"] == 40 and metrics["gated_k"] == 5
     assert metrics["lift_over_most_popular"] == pytest.approx(
         metrics["top_5_accuracy_seen_excluded"]
