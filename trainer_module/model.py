@@ -159,7 +159,7 @@ class MultiTaskRecommender(tfrs.Model):
             rating_anchor: the rating head's fixed user + item biases (see
                 `RatingHead`); None: all zero (data without ratings).
             l2_regularization: L2 coefficient shared by the towers' id and
-                side-feature embeddings and the rating head's biases, applied
+                side-feature embeddings and the rating head's offsets, applied
                 to the rows each step looks up (`RowL2Embedding`); 0 disables it.
             temperature: the retrieval logits <u, v> are divided by it before
                 the in-batch softmax; 1 leaves them unscaled.
@@ -189,7 +189,8 @@ class MultiTaskRecommender(tfrs.Model):
         self.item_tower = IdTower(num_items, embedding_dim, l2_regularization,
                                   side_features=item_features, name="item_tower")
         if rating_anchor is None:
-            rating_anchor = RatingBiases(0.0, np.zeros(num_users + 1), np.zeros(num_items + 1))
+            oov = features.NUM_OOV_BUCKETS
+            rating_anchor = RatingBiases(0.0, np.zeros(num_users + oov), np.zeros(num_items + oov))
         self.rating_head = RatingHead(num_users, num_items, embedding_dim, rating_hidden_units,
                                       rating_anchor, l2_regularization,
                                       user_bias_weights=user_bias_weights,
