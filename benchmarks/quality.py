@@ -27,6 +27,7 @@ import numpy as np
 
 from mtrec.benchmarks import baselines, ranking, report, tfrs_recipe
 from mtrec.benchmarks.ranking import Interactions
+from mtrec.data import synthetic
 from mtrec.pipeline.config import load_config
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -34,9 +35,13 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
+    """Where a dataset's files come from: `shared_folder`, prepared by `mtrec
+    data prepare NAME`; `synthetic`, generated here; neither: the embedded sample."""
+
     name: str
     preset: str  # the config shipped for it, relative to the repository; "": the defaults
-    shared_folder: str = ""  # under ../shared/data, for `mtrec data prepare NAME`; "": made here
+    shared_folder: str = ""  # under ../shared/data
+    synthetic: Optional[synthetic.ScaledSpec] = None
 
 
 DATASETS = {
@@ -44,8 +49,8 @@ DATASETS = {
     "movielens-100k": Dataset("movielens-100k", "configs/movielens-100k.toml", "ml-100k"),
     "movielens-latest-small": Dataset("movielens-latest-small",
                                       "configs/movielens-latest-small.toml", "ml-latest-small"),
-    # data/synthetic.py's SPARSE_REVIEWS_SHAPE: mostly one rating per user, 40 items
-    "synthetic-sparse": Dataset("synthetic-sparse", ""),
+    "synthetic-sparse": Dataset("synthetic-sparse", "",
+                                synthetic=synthetic.SPARSE_REVIEWS_SHAPE),
 }
 
 
@@ -54,17 +59,17 @@ def prepare(dataset: Dataset, shared_data: str, data_dir: str) -> str:
     returns the folder that holds them (the embedded sample's own folder for
     the sample). Prepared once: rewriting the files would change ExampleGen's
     input fingerprint and defeat the cache of every later run."""
-    from mtrec.data import movielens, synthetic
+    from mtrec.data import movielens
     from mtrec.pipeline.config import SAMPLE_DIR
 
-    if dataset.name == "sample":
+    if not dataset.shared_folder and dataset.synthetic is None:
         return str(SAMPLE_DIR)
     if not os.path.exists(os.path.join(data_dir, "ratings")):
         if dataset.shared_folder:
             movielens.prepare(dataset.name, os.path.join(shared_data, dataset.shared_folder),
                               data_dir)
         else:
-            synthetic.write(synthetic.SPARSE_REVIEWS_SHAPE, data_dir)
+            synthetic.write(dataset.synthetic, data_dir)
     return data_dir
 
 
