@@ -219,3 +219,28 @@ def test_autograph_leaves_tf_keras_unconverted():
     assert tf.keras.layers.Dense.__module__.startswith("tf_keras.")
     assert conversion.is_allowlisted(tf.keras.layers.Dense.call)
     assert not conversion.is_allowlisted(IdTower.call)
+
+
+def test_rating_head_takes_each_users_weighted_share_of_the_correction():
+    model = make_model(0.0, 1.0)
+    model.compile(optimizer=tf.keras.optimizers.Adagrad(0.1))
+    model.fit(tf.data.Dataset.from_tensors(BATCH).repeat(30), epochs=1, verbose=0)
+    users, items = BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX]
+    anchor = model.rating_head.anchor(users, items).numpy()
+    trained = model.predict_rating(users, items).numpy()
+    np.testing.assert_allclose(trained - anchor, model.rating_correction(users, items).numpy(),
+                               atol=1e-5)
+    # user 0 keeps its correction, user 1 halves it, user 2 drops it; OOV user row last
+    model.rating_head.set_correction_weights(np.array([1.0, 0.5, 0.0, 1.0]))
+    weighted = model.predict_rating(users, items).numpy()
+    np.testing.assert_allclose(weighted - anchor, (trained - anchor) * [1.0, 0.5, 0.0, 0.5],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.ones(3), r"shape \(3,\), the head \(4,\)"),
+    (np.array([1.0, 1.2, 0.0, 1.0]), r"in \[0, 1\]"),
+])
+def test_rating_head_refuses_bad_correction_weights(weights, message):
+    with pytest.raises(ValueError, match=message):
+        make_model(0.0, 1.0).rating_head.set_correction_weights(weights)

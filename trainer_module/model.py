@@ -6,12 +6,14 @@
                 (q = the item's share of training interactions: in-batch
                 negatives are sampled by popularity, and without this logQ
                 correction the scores learn to penalise popular items)
-    rating:     r_hat = anchor(user, item) + d_mu + d_user + d_item + MLP([u, v])
+    rating:     r_hat = anchor(user, item) + w[user] * correction
+                correction = d_mu + d_user + d_item + MLP([u, v])
                 (anchor = the ridge user + item biases fitted before training,
                 baselines.py, fixed; the trained parts start at zero, so the
                 head starts as the bias model and moves only where the data
                 pulls it: on sparse data an unanchored head fell below even the
-                global mean)
+                global mean. w, in [0, 1], is 1 while training and is then
+                fitted on ratings the rating loss never saw: rating_blend.py)
     loss = w_retrieval * L_retrieval + w_rating * MSE(r, r_hat)
 
 The loss weights make the model retrieval-only (w_rating = 0), rating-only
@@ -58,8 +60,8 @@ class LossWeights:
 
 
 class RatingHead(tf.keras.Model):
-    """Predicts a rating from the two tower outputs, as a correction to fixed
-    user + item biases (the anchor)."""
+    """Predicts a rating from the two tower outputs, as a weighted correction to
+    fixed user + item biases (the anchor)."""
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int,
                  hidden_units: Tuple[int, ...], anchor: RatingBiases,
@@ -112,15 +114,39 @@ class RatingHead(tf.keras.Model):
         self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization, item_bias_weights,
                                         embeddings_initializer="zeros", name="item_bias")
         self.global_bias = tf.Variable(0.0, dtype=tf.float32, name="global_bias")
+        # Per user, how much of the correction the prediction takes; 1 while
+        # training, set afterwards by `set_correction_weights`.
+        self.correction_weight = tf.Variable(tf.ones([num_users + oov]), trainable=False,
+                                             name="correction_weight")
 
-    def call(self, user_embeddings, item_embeddings, user_indices, item_indices) -> tf.Tensor:
-        """Returns predicted ratings, [batch]."""
-        anchor = (self.anchor_mean + tf.gather(self.anchor_user, user_indices)
-                  + tf.gather(self.anchor_item, item_indices))
+    def anchor(self, user_indices, item_indices) -> tf.Tensor:
+        """The fixed bias prediction, [batch]."""
+        return (self.anchor_mean + tf.gather(self.anchor_user, user_indices)
+                + tf.gather(self.anchor_item, item_indices))
+
+    def correction(self, user_embeddings, item_embeddings, user_indices, item_indices
+                   ) -> tf.Tensor:
+        """What training learned on top of the anchor, unweighted, [batch]."""
         correction = (self.mlp(tf.concat([user_embeddings, item_embeddings], axis=1))
                       + self.user_bias(user_indices) + self.item_bias(item_indices)
                       + self.global_bias)
-        return anchor + tf.reshape(correction, [-1])
+        return tf.reshape(correction, [-1])
+
+    def call(self, user_embeddings, item_embeddings, user_indices, item_indices) -> tf.Tensor:
+        """Returns predicted ratings, [batch]."""
+        return (self.anchor(user_indices, item_indices)
+                + tf.gather(self.correction_weight, user_indices)
+                * self.correction(user_embeddings, item_embeddings, user_indices, item_indices))
+
+    def set_correction_weights(self, weights: np.ndarray) -> None:
+        """weights: float [num_users + NUM_OOV_BUCKETS], each in [0, 1]."""
+        weights = np.asarray(weights, np.float32)
+        if weights.shape != tuple(self.correction_weight.shape):
+            raise ValueError(f"correction weights have shape {weights.shape}, the head "
+                             f"{tuple(self.correction_weight.shape)}")
+        if np.any((weights < 0) | (weights > 1)):
+            raise ValueError("correction weights must lie in [0, 1]")
+        self.correction_weight.assign(weights)
 
 
 def _padded(bias: np.ndarray, rows: int, what: str) -> np.ndarray:
@@ -208,6 +234,12 @@ class MultiTaskRecommender(tfrs.Model):
     def predict_rating(self, user_indices: tf.Tensor, item_indices: tf.Tensor) -> tf.Tensor:
         return self.rating_head(self.user_tower(user_indices), self.item_tower(item_indices),
                                 user_indices, item_indices)
+
+    def rating_correction(self, user_indices: tf.Tensor, item_indices: tf.Tensor) -> tf.Tensor:
+        """The rating head's unweighted correction to its anchor, as served, [batch]."""
+        return self.rating_head.correction(self.user_tower(user_indices),
+                                           self.item_tower(item_indices),
+                                           user_indices, item_indices)
 
     def compute_loss(self, inputs: Dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         user_indices = tf.reshape(inputs[features.USER_INDEX], [-1])

@@ -18,8 +18,8 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from mtrec.trainer_module import export, features
-from mtrec.trainer_module.baselines import fit_biases
+from mtrec.trainer_module import export, features, rating_blend
+from mtrec.trainer_module.baselines import RatingBiases, fit_biases
 from mtrec.trainer_module.batches import shuffled_batches
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
                                                  most_frequent_table, out_of_fold_profiles)
@@ -29,6 +29,28 @@ from mtrec.trainer_module.towers import inverse_batch_frequency
 
 
 INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before export
+PREDICT_BATCH = 65536
+
+
+def _fit_correction_weights(model: MultiTaskRecommender, train: Mapping[str, np.ndarray],
+                            held_out: np.ndarray, rating_biases: RatingBiases,
+                            ratings_per_user: np.ndarray) -> rating_blend.CorrectionWeights:
+    """Fits how much of the trained correction each user's predictions take
+    (rating_blend.py) on the `held_out` training rows, which the rating loss
+    did not see."""
+    users, items = train[features.USER_INDEX][held_out], train[features.ITEM_INDEX][held_out]
+    correction = np.concatenate([
+        model.rating_correction(tf.constant(users[start:start + PREDICT_BATCH]),
+                                tf.constant(items[start:start + PREDICT_BATCH])).numpy()
+        for start in range(0, len(users), PREDICT_BATCH)])
+    residual = train[features.RATING][held_out] - rating_biases.predict(users, items)
+    return rating_blend.fit_correction_weights(correction, residual, ratings_per_user[users])
+
+
+def _ratings_per_user(train: Mapping[str, np.ndarray], num_users: int) -> np.ndarray:
+    """int [num_users]: each user's rated training rows."""
+    rated = ~np.isnan(train[features.RATING])
+    return np.bincount(train[features.USER_INDEX][rated], minlength=num_users)[:num_users]
 
 
 def _read_interactions(files: List[str], data_accessor: DataAccessor,
@@ -185,13 +207,30 @@ def run_fn(fn_args: FnArgs) -> None:
         train[feature.training_tokens] = out_of_fold_profiles(
             train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
             spec.max_length, settings.seed)
-    dataset = shuffled_batches(train, settings.batch_size, settings.seed)
+    # Ratings the rating loss does not see, to fit the correction weights on;
+    # retrieval trains on every interaction.
+    held_out = (rating_blend.holdout_rows(train[features.RATING], settings.seed)
+                if loss_weights.rating > 0 else np.zeros(len(train[features.USER_INDEX]), bool))
+    training_columns = dict(train)
+    if held_out.any():
+        training_columns[features.RATING] = train[features.RATING].copy()
+        training_columns[features.RATING][held_out] = np.nan
+    dataset = shuffled_batches(training_columns, settings.batch_size, settings.seed)
     epochs = settings.epochs_for(len(train[features.USER_INDEX]))
     if epochs != settings.epochs:
         logging.info("training %d epochs instead of %d: the budget is %d examples seen",
                      epochs, settings.epochs, settings.max_examples_seen)
     history = model.fit(dataset, epochs=epochs, verbose=2,
                         callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
+    correction_weights = None
+    if held_out.any():
+        ratings_per_user = _ratings_per_user(train, len(user_vocabulary))
+        correction_weights = _fit_correction_weights(model, train, held_out, rating_biases,
+                                                     ratings_per_user)
+        model.rating_head.set_correction_weights(correction_weights.per_user(
+            ratings_per_user, len(user_vocabulary) + features.NUM_OOV_BUCKETS))
+        logging.info("rating correction weights, fitted on %d held-out training ratings: %s",
+                     int(held_out.sum()), correction_weights.as_dict())
 
     module = export.RecommenderModule(
         model=model, user_vocabulary=user_vocabulary, item_vocabulary=item_vocabulary,
@@ -209,4 +248,6 @@ def run_fn(fn_args: FnArgs) -> None:
                  index_quality["exact_p50_ms"], index_quality["scann"])
     export.save(module, fn_args.serving_model_dir, index_quality)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
-        json.dump({"epochs": epochs, "history": history.history}, f)
+        json.dump({"epochs": epochs, "history": history.history,
+                   "rating_correction_weights": (correction_weights.as_dict()
+                                                 if correction_weights else None)}, f)

@@ -1,0 +1,106 @@
+"""How much of the rating head's learned correction to trust, per user.
+
+The head predicts `anchor + w[user] * correction` (model.py): the anchor is
+the user + item biases the gate compares with, the correction what training
+learned on top of them. Training cannot tell when the correction overfits (on
+data where most users rate once it made the head worse than the anchor), so
+a share of the training ratings is held out of the rating loss only
+(retrieval still trains on them), and after training the weight that fits
+those held-out ratings best is chosen, by least squares and within [0, 1],
+for each bin of users by how many ratings they gave:
+
+    w = clip(<c, r - anchor> / <c, c>, 0, 1)   over the held-out rows of the bin
+
+w = 0 makes the head the anchor itself; w = 1 trusts training as it is. A bin
+with too few held-out rows takes the weight fitted over all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Tuple
+
+import numpy as np
+
+HOLDOUT_SHARE = 0.1      # of the rated training rows
+MAX_HOLDOUT_ROWS = 100_000  # enough to fit a few weights; the rest train the head
+MIN_HOLDOUT_ROWS = 20    # fewer: no holdout, the correction is trusted as trained
+MIN_BIN_ROWS = 50        # a bin with fewer held-out rows takes the overall weight
+# Lower bounds of the bins of users by training ratings; finer at the low end
+# than the evaluation slices, because that is where the correction overfits.
+ACTIVITY_BINS = (0, 1, 2, 5, 20, 100)
+
+
+def holdout_rows(ratings: np.ndarray, seed: int) -> np.ndarray:
+    """bool [rows]: the seeded sample of rated rows (ratings not NaN) kept out of
+    the rating loss; all False when the sample would be under MIN_HOLDOUT_ROWS."""
+    rated = np.flatnonzero(~np.isnan(ratings))
+    size = min(int(HOLDOUT_SHARE * len(rated)), MAX_HOLDOUT_ROWS)
+    mask = np.zeros(len(ratings), bool)
+    if size >= MIN_HOLDOUT_ROWS:
+        mask[np.random.default_rng([seed, 1]).choice(rated, size, replace=False)] = True
+    return mask
+
+
+def _bin_labels() -> Tuple[str, ...]:
+    pairs = zip(ACTIVITY_BINS, ACTIVITY_BINS[1:])
+    return tuple(str(low) if high == low + 1 else f"{low}-{high - 1}" for low, high in pairs) + (
+        f"{ACTIVITY_BINS[-1]}+",)
+
+
+def _bins(ratings_per_user: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(ACTIVITY_BINS), ratings_per_user, side="right") - 1
+
+
+def _least_squares_weight(correction: np.ndarray, residual: np.ndarray) -> float:
+    energy = float(np.dot(correction, correction))
+    if energy == 0.0:
+        return 0.0  # nothing learned: the anchor alone
+    return float(np.clip(np.dot(correction, residual) / energy, 0.0, 1.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class CorrectionWeights:
+    """The fitted weights: `overall`, and per bin label (weight, held-out rows)."""
+
+    overall: float
+    by_bin: Dict[str, Tuple[float, int]]
+
+    def per_user(self, ratings_per_user: np.ndarray, rows: int) -> np.ndarray:
+        """float32 [rows]: each user's weight by its bin; rows past
+        `ratings_per_user` (the OOV user) take the overall weight."""
+        weights = np.full(rows, self.overall, np.float32)
+        table = np.array([self.by_bin[label][0] for label in _bin_labels()], np.float32)
+        weights[:len(ratings_per_user)] = table[_bins(ratings_per_user)]
+        return weights
+
+    def as_dict(self) -> Dict[str, object]:
+        return {"overall": self.overall,
+                "by_training_ratings": {label: {"weight": weight, "held_out_rows": rows}
+                                        for label, (weight, rows) in self.by_bin.items()}}
+
+
+def fit_correction_weights(correction: np.ndarray, residual: np.ndarray,
+                           user_ratings: np.ndarray) -> CorrectionWeights:
+    """The weights from the held-out rows.
+
+    Args:
+        correction: float [rows], the head's correction at each held-out row.
+        residual: float [rows], rating minus the anchor's prediction there.
+        user_ratings: int [rows], the training ratings of each row's user.
+    """
+    if not len(correction) == len(residual) == len(user_ratings):
+        raise ValueError(f"held-out rows differ in length: correction {len(correction)}, "
+                         f"residual {len(residual)}, user ratings {len(user_ratings)}")
+    correction = np.asarray(correction, np.float64)
+    residual = np.asarray(residual, np.float64)
+    overall = _least_squares_weight(correction, residual)
+    bins = _bins(np.asarray(user_ratings))
+    by_bin = {}
+    for position, label in enumerate(_bin_labels()):
+        rows = bins == position
+        count = int(rows.sum())
+        weight = (_least_squares_weight(correction[rows], residual[rows])
+                  if count >= MIN_BIN_ROWS else overall)
+        by_bin[label] = (weight, count)
+    return CorrectionWeights(overall, by_bin)
