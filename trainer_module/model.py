@@ -102,11 +102,12 @@ class RatingHead(tf.keras.Model):
         # and Keras refuses to list the variables of an unbuilt Sequential.
         self.mlp.build((None, 2 * embedding_dim))
         oov = features.NUM_OOV_BUCKETS
-        self.anchor_mean = tf.constant(anchor.mean, tf.float32)
-        self.anchor_user = tf.Variable(_padded(anchor.user_bias, num_users + oov, "user"),
-                                       trainable=False, name="anchor_user_bias")
-        self.anchor_item = tf.Variable(_padded(anchor.item_bias, num_items + oov, "item"),
-                                       trainable=False, name="anchor_item_bias")
+        self.anchor_mean = tf.Variable(0.0, trainable=False, name="anchor_mean")
+        self.anchor_user = tf.Variable(tf.zeros([num_users + oov]), trainable=False,
+                                       name="anchor_user_bias")
+        self.anchor_item = tf.Variable(tf.zeros([num_items + oov]), trainable=False,
+                                       name="anchor_item_bias")
+        self.set_anchor(anchor)
         # The offsets take the towers' L2: unregularised, they fit each training
         # rating and RMSE rises after a few epochs (docs/benchmarks.md).
         self.user_bias = RowL2Embedding(num_users + oov, 1, l2_regularization, user_bias_weights,
@@ -137,6 +138,13 @@ class RatingHead(tf.keras.Model):
         return (self.anchor(user_indices, item_indices)
                 + tf.gather(self.correction_weight, user_indices)
                 * self.correction(user_embeddings, item_embeddings, user_indices, item_indices))
+
+    def set_anchor(self, anchor: RatingBiases) -> None:
+        """Replaces the fixed biases (for the export: see trainer.py); rows past
+        the end of its bias arrays are 0, and longer arrays raise ValueError."""
+        self.anchor_mean.assign(anchor.mean)
+        self.anchor_user.assign(_padded(anchor.user_bias, self.anchor_user.shape[0], "user"))
+        self.anchor_item.assign(_padded(anchor.item_bias, self.anchor_item.shape[0], "item"))
 
     def set_correction_weights(self, weights: np.ndarray) -> None:
         """weights: float [num_users + NUM_OOV_BUCKETS], each in [0, 1]."""

@@ -32,6 +32,21 @@ INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before ex
 PREDICT_BATCH = 65536
 
 
+def _hold_out_ratings(train: Mapping[str, np.ndarray], rating_weight: float, seed: int
+                      ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """(held_out, columns): the training rows whose ratings the rating loss
+    does not see (rating_blend.holdout_rows; none without a rating task), and
+    the columns to train on, `train` with those ratings NaN. Retrieval still
+    trains on every interaction."""
+    held_out = (rating_blend.holdout_rows(train[features.RATING], seed) if rating_weight > 0
+                else np.zeros(len(train[features.USER_INDEX]), bool))
+    columns = dict(train)
+    if held_out.any():
+        columns[features.RATING] = train[features.RATING].copy()
+        columns[features.RATING][held_out] = np.nan
+    return held_out, columns
+
+
 def _fit_correction_weights(model: MultiTaskRecommender, train: Mapping[str, np.ndarray],
                             held_out: np.ndarray, rating_biases: RatingBiases,
                             ratings_per_user: np.ndarray) -> rating_blend.CorrectionWeights:
@@ -167,10 +182,16 @@ def run_fn(fn_args: FnArgs) -> None:
                          f"{settings.rating_weight} but the training split holds no rating; "
                          "set data.has_ratings = false for implicit data")
     loss_weights = LossWeights(settings.retrieval_weight, settings.rating_weight)
-    # The naive baseline the Evaluator scores, and the rating head's anchor.
+    held_out, training_columns = _hold_out_ratings(train, loss_weights.rating, settings.seed)
+    # The naive baseline the Evaluator scores, and the exported head's anchor.
     rating_biases = (fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
                                 train[features.RATING], len(user_vocabulary),
                                 len(item_vocabulary)) if has_ratings else None)
+    # The anchor while training must not have seen the held-out ratings either:
+    # one fitted on them made every trained correction look harmful there.
+    training_anchor = (fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
+                                  training_columns[features.RATING], len(user_vocabulary),
+                                  len(item_vocabulary)) if held_out.any() else rating_biases)
     item_counts = np.bincount(train[features.ITEM_INDEX],
                               minlength=len(item_vocabulary))[:len(item_vocabulary)]
     item_probabilities = item_counts / item_counts.sum() if settings.sampling_correction else None
@@ -188,7 +209,7 @@ def run_fn(fn_args: FnArgs) -> None:
     model = MultiTaskRecommender(
         num_users=len(user_vocabulary), num_items=len(item_vocabulary),
         embedding_dim=settings.embedding_dim, loss_weights=loss_weights,
-        rating_hidden_units=settings.rating_hidden_units, rating_anchor=rating_biases,
+        rating_hidden_units=settings.rating_hidden_units, rating_anchor=training_anchor,
         l2_regularization=settings.l2_regularization, temperature=settings.temperature,
         item_probabilities=item_probabilities, user_features=user_features,
         item_features=item_features,
@@ -204,17 +225,9 @@ def run_fn(fn_args: FnArgs) -> None:
     # Each interaction trains with a user profile built from other interactions only.
     for feature in user_features:
         spec = features.USER_SIDE_FEATURES[feature.name]
-        train[feature.training_tokens] = out_of_fold_profiles(
+        training_columns[feature.training_tokens] = out_of_fold_profiles(
             train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
             spec.max_length, settings.seed)
-    # Ratings the rating loss does not see, to fit the correction weights on;
-    # retrieval trains on every interaction.
-    held_out = (rating_blend.holdout_rows(train[features.RATING], settings.seed)
-                if loss_weights.rating > 0 else np.zeros(len(train[features.USER_INDEX]), bool))
-    training_columns = dict(train)
-    if held_out.any():
-        training_columns[features.RATING] = train[features.RATING].copy()
-        training_columns[features.RATING][held_out] = np.nan
     dataset = shuffled_batches(training_columns, settings.batch_size, settings.seed)
     epochs = settings.epochs_for(len(train[features.USER_INDEX]))
     if epochs != settings.epochs:
@@ -225,10 +238,13 @@ def run_fn(fn_args: FnArgs) -> None:
     correction_weights = None
     if held_out.any():
         ratings_per_user = _ratings_per_user(train, len(user_vocabulary))
-        correction_weights = _fit_correction_weights(model, train, held_out, rating_biases,
+        correction_weights = _fit_correction_weights(model, train, held_out, training_anchor,
                                                      ratings_per_user)
         model.rating_head.set_correction_weights(correction_weights.per_user(
             ratings_per_user, len(user_vocabulary) + features.NUM_OOV_BUCKETS))
+        # Served on the biases of every training rating, so that a zero
+        # weight gives exactly the bias baseline the gate compares with.
+        model.rating_head.set_anchor(rating_biases)
         logging.info("rating correction weights, fitted on %d held-out training ratings: %s",
                      int(held_out.sum()), correction_weights.as_dict())
 
