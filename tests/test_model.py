@@ -230,17 +230,34 @@ def test_rating_head_takes_each_users_weighted_share_of_the_correction():
     trained = model.predict_rating(users, items).numpy()
     np.testing.assert_allclose(trained - anchor, model.rating_correction(users, items).numpy(),
                                atol=1e-5)
-    # user 0 keeps its correction, user 1 halves it, user 2 drops it; OOV user row last
-    model.rating_head.set_correction_weights(np.array([1.0, 0.5, 0.0, 1.0]))
+    # users [0, 1, 2, 1], items [3, 0, 1, 2]: user 0 keeps its correction,
+    # user 1 halves it, user 2 drops it; item 2 drops it too (the OOV rows last)
+    model.rating_head.set_correction_weights(np.array([1.0, 0.5, 0.0, 1.0]),
+                                             np.array([1.0, 1.0, 0.0, 1.0, 1.0]))
     weighted = model.predict_rating(users, items).numpy()
-    np.testing.assert_allclose(weighted - anchor, (trained - anchor) * [1.0, 0.5, 0.0, 0.5],
+    np.testing.assert_allclose(weighted - anchor, (trained - anchor) * [1.0, 0.5, 0.0, 0.0],
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("weights, message", [
-    (np.ones(3), r"shape \(3,\), the head \(4,\)"),
-    (np.array([1.0, 1.2, 0.0, 1.0]), r"in \[0, 1\]"),
+@pytest.mark.parametrize("user_weights, item_weights, message", [
+    (np.ones(3), np.ones(5), r"user correction weights have shape \(3,\), the head \(4,\)"),
+    (np.ones(4), np.ones(4), r"item correction weights have shape \(4,\), the head \(5,\)"),
+    (np.array([1.0, 1.2, 0.0, 1.0]), np.ones(5), r"user correction weights must lie in \[0, 1\]"),
 ])
-def test_rating_head_refuses_bad_correction_weights(weights, message):
+def test_rating_head_refuses_bad_correction_weights(user_weights, item_weights, message):
+    head = make_model(0.0, 1.0).rating_head
     with pytest.raises(ValueError, match=message):
-        make_model(0.0, 1.0).rating_head.set_correction_weights(weights)
+        head.set_correction_weights(user_weights, item_weights)
+    np.testing.assert_array_equal(head.user_correction_weight.numpy(), 1.0)  # unchanged
+
+
+def test_rating_head_serves_on_a_replaced_anchor():
+    """The Trainer trains on biases without its held-out ratings and exports
+    the head on the biases of every training rating."""
+    model = make_model(0.0, 1.0)
+    users, items = BATCH[features.USER_INDEX], BATCH[features.ITEM_INDEX]
+    model.rating_head.set_anchor(RatingBiases(3.0, np.array([0.1, 0.2, 0.3]), np.zeros(4)))
+    np.testing.assert_allclose(model.predict_rating(users, items).numpy(),
+                               [3.1, 3.2, 3.3, 3.2], rtol=1e-6)
+    with pytest.raises(ValueError, match="anchor item bias has 6 rows, the head 5"):
+        model.rating_head.set_anchor(RatingBiases(3.0, np.zeros(3), np.zeros(6)))

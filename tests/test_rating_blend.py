@@ -44,8 +44,19 @@ def test_weight_is_the_least_squares_fit_within_zero_and_one():
     assert weights.by_bin["2-4"] == (weights.overall, 0)
     per_user = weights.per_user(np.array([1, 30, 3, 0]), rows=5)
     np.testing.assert_allclose(per_user, np.array(
-        [weights.by_bin["1"][0], weights.by_bin["20-99"][0]] + [weights.overall] * 3,
+        [weights.by_bin["1"][0], weights.by_bin["20-99"][0], weights.overall, 0.0, 0.0],
         np.float32))
+
+
+def test_ids_without_rated_training_rows_take_the_anchor_alone():
+    """Nothing trained or validated their correction: a user or item with no
+    rated training row, and the unknown (OOV) id, whose embedding row is its
+    random initialisation."""
+    weights = fit_correction_weights(np.ones(60), np.ones(60), np.full(60, 1))
+    assert weights.overall == 1.0
+    np.testing.assert_array_equal(weights.per_user(np.array([0, 2]), rows=3), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(rating_blend.item_weights(np.array([3, 0, 1]), rows=4),
+                                  [1.0, 0.0, 1.0, 0.0])
 
 
 def test_a_correction_that_only_hurts_gets_weight_zero():

@@ -6,14 +6,15 @@
                 (q = the item's share of training interactions: in-batch
                 negatives are sampled by popularity, and without this logQ
                 correction the scores learn to penalise popular items)
-    rating:     r_hat = anchor(user, item) + w[user] * correction
+    rating:     r_hat = anchor(user, item) + w[user] * w[item] * correction
                 correction = d_mu + d_user + d_item + MLP([u, v])
                 (anchor = the ridge user + item biases fitted before training,
                 baselines.py, fixed; the trained parts start at zero, so the
                 head starts as the bias model and moves only where the data
                 pulls it: on sparse data an unanchored head fell below even the
-                global mean. w, in [0, 1], is 1 while training and is then
-                fitted on ratings the rating loss never saw: rating_blend.py)
+                global mean. The weights, in [0, 1], are 1 while training and
+                are then fitted on ratings the rating loss never saw:
+                rating_blend.py)
     loss = w_retrieval * L_retrieval + w_rating * MSE(r, r_hat)
 
 The loss weights make the model retrieval-only (w_rating = 0), rating-only
@@ -115,10 +116,13 @@ class RatingHead(tf.keras.Model):
         self.item_bias = RowL2Embedding(num_items + oov, 1, l2_regularization, item_bias_weights,
                                         embeddings_initializer="zeros", name="item_bias")
         self.global_bias = tf.Variable(0.0, dtype=tf.float32, name="global_bias")
-        # Per user, how much of the correction the prediction takes; 1 while
-        # training, set afterwards by `set_correction_weights`.
-        self.correction_weight = tf.Variable(tf.ones([num_users + oov]), trainable=False,
-                                             name="correction_weight")
+        # How much of the correction the prediction takes, the product of a
+        # per-user and a per-item weight; 1 while training, set afterwards by
+        # `set_correction_weights`.
+        self.user_correction_weight = tf.Variable(tf.ones([num_users + oov]), trainable=False,
+                                                  name="user_correction_weight")
+        self.item_correction_weight = tf.Variable(tf.ones([num_items + oov]), trainable=False,
+                                                  name="item_correction_weight")
 
     def anchor(self, user_indices, item_indices) -> tf.Tensor:
         """The fixed bias prediction, [batch]."""
@@ -135,8 +139,9 @@ class RatingHead(tf.keras.Model):
 
     def call(self, user_embeddings, item_embeddings, user_indices, item_indices) -> tf.Tensor:
         """Returns predicted ratings, [batch]."""
-        return (self.anchor(user_indices, item_indices)
-                + tf.gather(self.correction_weight, user_indices)
+        weight = (tf.gather(self.user_correction_weight, user_indices)
+                  * tf.gather(self.item_correction_weight, item_indices))
+        return (self.anchor(user_indices, item_indices) + weight
                 * self.correction(user_embeddings, item_embeddings, user_indices, item_indices))
 
     def set_anchor(self, anchor: RatingBiases) -> None:
@@ -146,15 +151,20 @@ class RatingHead(tf.keras.Model):
         self.anchor_user.assign(_padded(anchor.user_bias, self.anchor_user.shape[0], "user"))
         self.anchor_item.assign(_padded(anchor.item_bias, self.anchor_item.shape[0], "item"))
 
-    def set_correction_weights(self, weights: np.ndarray) -> None:
-        """weights: float [num_users + NUM_OOV_BUCKETS], each in [0, 1]."""
-        weights = np.asarray(weights, np.float32)
-        if weights.shape != tuple(self.correction_weight.shape):
-            raise ValueError(f"correction weights have shape {weights.shape}, the head "
-                             f"{tuple(self.correction_weight.shape)}")
-        if np.any((weights < 0) | (weights > 1)):
-            raise ValueError("correction weights must lie in [0, 1]")
-        self.correction_weight.assign(weights)
+    def set_correction_weights(self, user_weights: np.ndarray, item_weights: np.ndarray
+                               ) -> None:
+        """user_weights: float [num_users + NUM_OOV_BUCKETS], item_weights: the
+        same for items; each in [0, 1] (else ValueError)."""
+        for variable, weights, what in ((self.user_correction_weight, user_weights, "user"),
+                                        (self.item_correction_weight, item_weights, "item")):
+            weights = np.asarray(weights, np.float32)
+            if weights.shape != tuple(variable.shape):
+                raise ValueError(f"{what} correction weights have shape {weights.shape}, "
+                                 f"the head {tuple(variable.shape)}")
+            if np.any((weights < 0) | (weights > 1)):
+                raise ValueError(f"{what} correction weights must lie in [0, 1]")
+        self.user_correction_weight.assign(np.asarray(user_weights, np.float32))
+        self.item_correction_weight.assign(np.asarray(item_weights, np.float32))
 
 
 def _padded(bias: np.ndarray, rows: int, what: str) -> np.ndarray:

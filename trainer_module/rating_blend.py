@@ -12,7 +12,10 @@ for each bin of users by how many ratings they gave:
     w = clip(<c, r - anchor> / <c, c>, 0, 1)   over the held-out rows of the bin
 
 w = 0 makes the head the anchor itself; w = 1 trusts training as it is. A bin
-with too few held-out rows takes the weight fitted over all of them.
+with too few held-out rows takes the weight fitted over all of them. A user
+or item without a rated training row (one unknown to the model included)
+gets weight 0: no rating trained its part of the correction or validated it,
+and an unknown id's embedding row is its random initialisation.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ HOLDOUT_SHARE = 0.1      # of the rated training rows
 MAX_HOLDOUT_ROWS = 100_000  # enough to fit a few weights; the rest train the head
 MIN_HOLDOUT_ROWS = 20    # fewer: no holdout, the correction is trusted as trained
 MIN_BIN_ROWS = 50        # a bin with fewer held-out rows takes the overall weight
-# Lower bounds of the bins of users by training ratings; finer at the low end
-# than the evaluation slices, because that is where the correction overfits.
-ACTIVITY_BINS = (0, 1, 2, 5, 20, 100)
+# Lower bounds of the bins of users by rated training rows; finer at the low
+# end than the evaluation slices, because that is where the correction overfits.
+ACTIVITY_BINS = (1, 2, 5, 20, 100)
 
 
 def holdout_rows(ratings: np.ndarray, seed: int) -> np.ndarray:
@@ -67,17 +70,26 @@ class CorrectionWeights:
     by_bin: Dict[str, Tuple[float, int]]
 
     def per_user(self, ratings_per_user: np.ndarray, rows: int) -> np.ndarray:
-        """float32 [rows]: each user's weight by its bin; rows past
-        `ratings_per_user` (the OOV user) take the overall weight."""
-        weights = np.full(rows, self.overall, np.float32)
+        """float32 [rows]: each user's weight by its bin; 0 for a user without
+        rated training rows and for rows past `ratings_per_user` (the OOV user)."""
+        weights = np.zeros(rows, np.float32)
         table = np.array([self.by_bin[label][0] for label in _bin_labels()], np.float32)
-        weights[:len(ratings_per_user)] = table[_bins(ratings_per_user)]
+        counts = np.asarray(ratings_per_user)
+        weights[:len(counts)] = np.where(counts > 0, table[np.maximum(_bins(counts), 0)], 0.0)
         return weights
 
     def as_dict(self) -> Dict[str, object]:
         return {"overall": self.overall,
                 "by_training_ratings": {label: {"weight": weight, "held_out_rows": rows}
                                         for label, (weight, rows) in self.by_bin.items()}}
+
+
+def item_weights(ratings_per_item: np.ndarray, rows: int) -> np.ndarray:
+    """float32 [rows]: 1 for an item with rated training rows, else 0 (rows past
+    `ratings_per_item` too: the OOV item)."""
+    weights = np.zeros(rows, np.float32)
+    weights[:len(ratings_per_item)] = np.asarray(ratings_per_item) > 0
+    return weights
 
 
 def fit_correction_weights(correction: np.ndarray, residual: np.ndarray,
@@ -87,7 +99,8 @@ def fit_correction_weights(correction: np.ndarray, residual: np.ndarray,
     Args:
         correction: float [rows], the head's correction at each held-out row.
         residual: float [rows], rating minus the anchor's prediction there.
-        user_ratings: int [rows], the training ratings of each row's user.
+        user_ratings: int [rows], the rated training rows of each row's user
+            (>= 1: the held-out row is one).
     """
     if not len(correction) == len(residual) == len(user_ratings):
         raise ValueError(f"held-out rows differ in length: correction {len(correction)}, "

@@ -62,10 +62,11 @@ def _fit_correction_weights(model: MultiTaskRecommender, train: Mapping[str, np.
     return rating_blend.fit_correction_weights(correction, residual, ratings_per_user[users])
 
 
-def _ratings_per_user(train: Mapping[str, np.ndarray], num_users: int) -> np.ndarray:
-    """int [num_users]: each user's rated training rows."""
+def _rated_rows_per_id(train: Mapping[str, np.ndarray], column: str, num_ids: int
+                       ) -> np.ndarray:
+    """int [num_ids]: each user's (column USER_INDEX) or item's rated training rows."""
     rated = ~np.isnan(train[features.RATING])
-    return np.bincount(train[features.USER_INDEX][rated], minlength=num_users)[:num_users]
+    return np.bincount(train[column][rated], minlength=num_ids)[:num_ids]
 
 
 def _read_interactions(files: List[str], data_accessor: DataAccessor,
@@ -237,11 +238,15 @@ def run_fn(fn_args: FnArgs) -> None:
                         callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
     correction_weights = None
     if held_out.any():
-        ratings_per_user = _ratings_per_user(train, len(user_vocabulary))
+        ratings_per_user = _rated_rows_per_id(train, features.USER_INDEX, len(user_vocabulary))
         correction_weights = _fit_correction_weights(model, train, held_out, training_anchor,
                                                      ratings_per_user)
-        model.rating_head.set_correction_weights(correction_weights.per_user(
-            ratings_per_user, len(user_vocabulary) + features.NUM_OOV_BUCKETS))
+        model.rating_head.set_correction_weights(
+            correction_weights.per_user(ratings_per_user,
+                                        len(user_vocabulary) + features.NUM_OOV_BUCKETS),
+            rating_blend.item_weights(
+                _rated_rows_per_id(train, features.ITEM_INDEX, len(item_vocabulary)),
+                len(item_vocabulary) + features.NUM_OOV_BUCKETS))
         # Served on the biases of every training rating, so that a zero
         # weight gives exactly the bias baseline the gate compares with.
         model.rating_head.set_anchor(rating_biases)
