@@ -74,3 +74,13 @@ def test_a_correction_that_is_zero_gets_weight_zero():
 def test_rows_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="correction 3, residual 2"):
         fit_correction_weights(np.zeros(3), np.zeros(2), np.zeros(3))
+
+
+def test_rows_of_users_whose_ratings_all_were_held_out_are_left_out():
+    """Such a user is like an unknown one (weight 0 when served); its rows
+    would otherwise set the weight of users with one trained rating."""
+    correction = np.ones(120)
+    residual = np.where(np.arange(120) < 60, -1.0, 1.0)  # hurts the first 60
+    user_ratings = np.where(np.arange(120) < 60, 0, 1)
+    weights = fit_correction_weights(correction, residual, user_ratings)
+    assert weights.overall == 1.0 and weights.by_bin["1"] == (1.0, 60)

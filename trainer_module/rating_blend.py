@@ -7,7 +7,8 @@ data where most users rate once it made the head worse than the anchor), so
 a share of the training ratings is held out of the rating loss only
 (retrieval still trains on them), and after training the weight that fits
 those held-out ratings best is chosen, by least squares and within [0, 1],
-for each bin of users by how many ratings they gave:
+for each bin of users by how many of their ratings trained the correction
+(for a held-out row, the user's other rated rows; when serving, all of them):
 
     w = clip(<c, r - anchor> / <c, c>, 0, 1)   over the held-out rows of the bin
 
@@ -100,15 +101,17 @@ def fit_correction_weights(correction: np.ndarray, residual: np.ndarray,
         correction: float [rows], the head's correction at each held-out row.
         residual: float [rows], rating minus the anchor's prediction there.
         user_ratings: int [rows], the rated training rows of each row's user
-            (>= 1: the held-out row is one).
+            that the rating loss saw. Rows of a user with none are left out:
+            they behave like unknown users, who get weight 0 anyway.
     """
     if not len(correction) == len(residual) == len(user_ratings):
         raise ValueError(f"held-out rows differ in length: correction {len(correction)}, "
                          f"residual {len(residual)}, user ratings {len(user_ratings)}")
-    correction = np.asarray(correction, np.float64)
-    residual = np.asarray(residual, np.float64)
+    trained = np.asarray(user_ratings) > 0
+    correction = np.asarray(correction, np.float64)[trained]
+    residual = np.asarray(residual, np.float64)[trained]
     overall = _least_squares_weight(correction, residual)
-    bins = _bins(np.asarray(user_ratings))
+    bins = _bins(np.asarray(user_ratings)[trained])
     by_bin = {}
     for position, label in enumerate(_bin_labels()):
         rows = bins == position

@@ -49,17 +49,19 @@ def _hold_out_ratings(train: Mapping[str, np.ndarray], rating_weight: float, see
 
 def _fit_correction_weights(model: MultiTaskRecommender, train: Mapping[str, np.ndarray],
                             held_out: np.ndarray, rating_biases: RatingBiases,
-                            ratings_per_user: np.ndarray) -> rating_blend.CorrectionWeights:
+                            trained_ratings_per_user: np.ndarray
+                            ) -> rating_blend.CorrectionWeights:
     """Fits how much of the trained correction each user's predictions take
     (rating_blend.py) on the `held_out` training rows, which the rating loss
-    did not see."""
+    did not see; `trained_ratings_per_user` counts the rows it did see."""
     users, items = train[features.USER_INDEX][held_out], train[features.ITEM_INDEX][held_out]
     correction = np.concatenate([
         model.rating_correction(tf.constant(users[start:start + PREDICT_BATCH]),
                                 tf.constant(items[start:start + PREDICT_BATCH])).numpy()
         for start in range(0, len(users), PREDICT_BATCH)])
     residual = train[features.RATING][held_out] - rating_biases.predict(users, items)
-    return rating_blend.fit_correction_weights(correction, residual, ratings_per_user[users])
+    return rating_blend.fit_correction_weights(correction, residual,
+                                               trained_ratings_per_user[users])
 
 
 def _rated_rows_per_id(train: Mapping[str, np.ndarray], column: str, num_ids: int
@@ -239,8 +241,12 @@ def run_fn(fn_args: FnArgs) -> None:
     correction_weights = None
     if held_out.any():
         ratings_per_user = _rated_rows_per_id(train, features.USER_INDEX, len(user_vocabulary))
-        correction_weights = _fit_correction_weights(model, train, held_out, training_anchor,
-                                                     ratings_per_user)
+        # A held-out row's user is binned by the ratings that trained its
+        # correction, as a served user is: without the held-out ones, which
+        # made users with one rating look like cold users there.
+        correction_weights = _fit_correction_weights(
+            model, train, held_out, training_anchor,
+            _rated_rows_per_id(training_columns, features.USER_INDEX, len(user_vocabulary)))
         model.rating_head.set_correction_weights(
             correction_weights.per_user(ratings_per_user,
                                         len(user_vocabulary) + features.NUM_OOV_BUCKETS),
