@@ -37,9 +37,10 @@ def test_weight_is_the_least_squares_fit_within_zero_and_one():
     assert weights.by_bin["1"][0] == pytest.approx(0.5, abs=0.03)
     assert weights.by_bin["1"][1] == 200
     assert weights.by_bin["20-99"][0] == pytest.approx(1.0, abs=0.03)
-    low = slice(0, 200)
-    assert weights.by_bin["1"][0] == pytest.approx(
-        np.dot(correction[low], residual[low]) / np.dot(correction[low], correction[low]))
+    c, r = correction[:200], residual[:200]
+    fitted = np.dot(c, r) / np.dot(c, c)
+    standard_error = np.sqrt(np.sum((r - fitted * c) ** 2) / 199 / np.dot(c, c))
+    assert weights.by_bin["1"][0] == pytest.approx(fitted - 2 * standard_error)
     # a bin without enough held-out rows takes the overall weight
     assert weights.by_bin["2-4"] == (weights.overall, 0)
     per_user = weights.per_user(np.array([1, 30, 3, 0]), rows=5)
@@ -57,6 +58,16 @@ def test_ids_without_rated_training_rows_take_the_anchor_alone():
     np.testing.assert_array_equal(weights.per_user(np.array([0, 2]), rows=3), [0.0, 1.0, 0.0])
     np.testing.assert_array_equal(rating_blend.item_weights(np.array([3, 0, 1]), rows=4),
                                   [1.0, 0.0, 1.0, 0.0])
+
+
+def test_a_correction_within_the_noise_gets_weight_zero():
+    """Fitted on a few hundred noisy ratings, a weight near 1 can be chance:
+    the lower confidence bound is used."""
+    rng = np.random.default_rng(1)
+    correction = rng.normal(scale=0.1, size=200)
+    residual = 0.3 * correction + rng.normal(scale=0.9, size=200)
+    assert np.dot(correction, residual) / np.dot(correction, correction) > 0.3
+    assert fit_correction_weights(correction, residual, np.full(200, 1)).overall == 0.0
 
 
 def test_a_correction_that_only_hurts_gets_weight_zero():
