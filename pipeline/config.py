@@ -117,6 +117,10 @@ class ModelConfig:
     l2_regularization: float = setting(0.05, help=(
         "L2 on the id embedding rows and rating biases a batch uses; without it both tasks "
         "overfit within a few epochs"))
+    rating_holdout_share: float = setting(0.1, help=(
+        "share of the rated training rows (at most 100,000) kept out of the rating loss, "
+        "not out of retrieval, to fit how much of the rating head's learned correction "
+        "each user takes; 0 trusts the correction as trained"))
     temperature: float = setting(1.0, help="softmax temperature of the retrieval task")
     sampling_correction: bool = setting(True, help="logQ correction of in-batch negatives")
     seed: int = setting(42, help="random seed (initialisation, shuffling)")
@@ -282,6 +286,8 @@ class Config:
         _check(1 <= m.batch_size <= 1_000_000, "model.batch_size", f"must be in 1..1000000, got {m.batch_size}")
         _check(0 < m.learning_rate <= 10, "model.learning_rate", f"must be in (0, 10], got {m.learning_rate}")
         _check(m.l2_regularization >= 0, "model.l2_regularization", f"must be >= 0, got {m.l2_regularization}")
+        _check(0 <= m.rating_holdout_share <= 0.5, "model.rating_holdout_share",
+               f"must be in [0, 0.5], got {m.rating_holdout_share}")
         _check(m.temperature > 0, "model.temperature", f"must be > 0, got {m.temperature}")
         for key, chosen, known in (("item_features", m.item_features, ITEM_SIDE_FEATURES),
                                    ("user_features", m.user_features, USER_SIDE_FEATURES)):
@@ -340,6 +346,7 @@ class Config:
             batch_size=self.model.batch_size,
             learning_rate=self.model.learning_rate,
             l2_regularization=self.model.l2_regularization,
+            rating_holdout_share=self.model.rating_holdout_share,
             temperature=self.model.temperature,
             sampling_correction=self.model.sampling_correction,
             rating_hidden_units=tuple(self.model.rating_hidden_units),

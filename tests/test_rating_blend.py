@@ -9,21 +9,23 @@ from mtrec.trainer_module.rating_blend import fit_correction_weights, holdout_ro
 
 def test_holdout_is_a_seeded_tenth_of_the_rated_rows():
     ratings = np.where(np.arange(1000) % 4 == 0, np.nan, 3.0).astype(np.float32)
-    held_out = holdout_rows(ratings, seed=7)
+    held_out = holdout_rows(ratings, 0.1, seed=7)
     assert held_out.sum() == 75  # 10% of the 750 rated rows
     assert not np.any(held_out & np.isnan(ratings))
-    np.testing.assert_array_equal(held_out, holdout_rows(ratings, seed=7))
-    assert not np.array_equal(held_out, holdout_rows(ratings, seed=8))
+    np.testing.assert_array_equal(held_out, holdout_rows(ratings, 0.1, seed=7))
+    assert not np.array_equal(held_out, holdout_rows(ratings, 0.1, seed=8))
+    assert holdout_rows(ratings, 0.2, seed=7).sum() == 150
+    assert not holdout_rows(ratings, 0.0, seed=7).any()  # model.rating_holdout_share = 0
 
 
 def test_no_holdout_when_it_would_be_too_small_to_fit_on():
-    assert not holdout_rows(np.full(rating_blend.MIN_HOLDOUT_ROWS * 10 - 1, 4.0), 0).any()
-    assert holdout_rows(np.full(rating_blend.MIN_HOLDOUT_ROWS * 10, 4.0), 0).sum() == 20
+    assert not holdout_rows(np.full(rating_blend.MIN_HOLDOUT_ROWS * 10 - 1, 4.0), 0.1, 0).any()
+    assert holdout_rows(np.full(rating_blend.MIN_HOLDOUT_ROWS * 10, 4.0), 0.1, 0).sum() == 20
 
 
 def test_holdout_is_capped():
     ratings = np.full(rating_blend.MAX_HOLDOUT_ROWS * 20, 4.0, np.float32)
-    assert holdout_rows(ratings, 0).sum() == rating_blend.MAX_HOLDOUT_ROWS
+    assert holdout_rows(ratings, 0.1, 0).sum() == rating_blend.MAX_HOLDOUT_ROWS
 
 
 def test_weight_is_the_least_squares_fit_within_zero_and_one():

@@ -27,7 +27,6 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-HOLDOUT_SHARE = 0.1      # of the rated training rows
 MAX_HOLDOUT_ROWS = 100_000  # enough to fit a few weights; the rest train the head
 MIN_HOLDOUT_ROWS = 20    # fewer: no holdout, the correction is trusted as trained
 MIN_BIN_ROWS = 50        # a bin with fewer held-out rows takes the overall weight
@@ -40,11 +39,12 @@ CONFIDENCE_Z = 2.0
 ACTIVITY_BINS = (1, 2, 5, 20, 100)
 
 
-def holdout_rows(ratings: np.ndarray, seed: int) -> np.ndarray:
-    """bool [rows]: the seeded sample of rated rows (ratings not NaN) kept out of
-    the rating loss; all False when the sample would be under MIN_HOLDOUT_ROWS."""
+def holdout_rows(ratings: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """bool [rows]: the seeded sample of `share` of the rated rows (ratings not
+    NaN), at most MAX_HOLDOUT_ROWS, kept out of the rating loss; all False when
+    it would be under MIN_HOLDOUT_ROWS."""
     rated = np.flatnonzero(~np.isnan(ratings))
-    size = min(int(HOLDOUT_SHARE * len(rated)), MAX_HOLDOUT_ROWS)
+    size = min(int(share * len(rated)), MAX_HOLDOUT_ROWS)
     mask = np.zeros(len(ratings), bool)
     if size >= MIN_HOLDOUT_ROWS:
         mask[np.random.default_rng([seed, 1]).choice(rated, size, replace=False)] = True

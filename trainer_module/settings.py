@@ -27,6 +27,7 @@ class TrainingSettings:
     batch_size: int
     learning_rate: float
     l2_regularization: float
+    rating_holdout_share: float  # 0: no held-out ratings, the correction trusted as trained
     temperature: float
     sampling_correction: bool
     rating_hidden_units: Tuple[int, ...]

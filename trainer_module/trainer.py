@@ -32,13 +32,14 @@ INDEX_CHECK_USERS = 500  # users sampled to measure the index's recall before ex
 PREDICT_BATCH = 65536
 
 
-def _hold_out_ratings(train: Mapping[str, np.ndarray], rating_weight: float, seed: int
-                      ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+def _hold_out_ratings(train: Mapping[str, np.ndarray], rating_weight: float, share: float,
+                      seed: int) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     """(held_out, columns): the training rows whose ratings the rating loss
     does not see (rating_blend.holdout_rows; none without a rating task), and
     the columns to train on, `train` with those ratings NaN. Retrieval still
     trains on every interaction."""
-    held_out = (rating_blend.holdout_rows(train[features.RATING], seed) if rating_weight > 0
+    held_out = (rating_blend.holdout_rows(train[features.RATING], share, seed)
+                if rating_weight > 0
                 else np.zeros(len(train[features.USER_INDEX]), bool))
     columns = dict(train)
     if held_out.any():
@@ -185,7 +186,8 @@ def run_fn(fn_args: FnArgs) -> None:
                          f"{settings.rating_weight} but the training split holds no rating; "
                          "set data.has_ratings = false for implicit data")
     loss_weights = LossWeights(settings.retrieval_weight, settings.rating_weight)
-    held_out, training_columns = _hold_out_ratings(train, loss_weights.rating, settings.seed)
+    held_out, training_columns = _hold_out_ratings(train, loss_weights.rating,
+                                                   settings.rating_holdout_share, settings.seed)
     # The naive baseline the Evaluator scores, and the exported head's anchor.
     rating_biases = (fit_biases(train[features.USER_INDEX], train[features.ITEM_INDEX],
                                 train[features.RATING], len(user_vocabulary),
