@@ -118,7 +118,7 @@ class ModelConfig:
         "L2 on the id embedding rows and rating biases a batch uses; without it both tasks "
         "overfit within a few epochs"))
     rating_holdout_share: float = setting(0.1, help=(
-        "share of the rated training rows (at most 100,000) kept out of the rating loss, "
+        "share of the rated training rows (at most 20,000) kept out of the rating loss, "
         "not out of retrieval, to fit how much of the rating head's learned correction "
         "each user takes; 0 trusts the correction as trained"))
     temperature: float = setting(1.0, help="softmax temperature of the retrieval task")

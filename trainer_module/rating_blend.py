@@ -27,7 +27,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-MAX_HOLDOUT_ROWS = 100_000  # enough to fit a few weights; the rest train the head
+MAX_HOLDOUT_ROWS = 20_000  # enough to fit a few weights; the rest train the head
 MIN_HOLDOUT_ROWS = 20    # fewer: no holdout, the correction is trusted as trained
 MIN_BIN_ROWS = 50        # a bin with fewer held-out rows takes the overall weight
 # The weight used is the fit's lower confidence bound, this many standard
