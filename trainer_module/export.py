@@ -17,6 +17,9 @@ Signatures (inputs are rank-1 string tensors of raw ids; `k` is `max_k`):
   similar_users                user_id -> user_ids, scores [B, max_k], the same for users
   user_embedding_table,        () -> ids [N], embeddings [N, d]: every user (item) of
   item_embedding_table            the training vocabulary, for export
+  item_catalog                 () -> item_ids, titles, popularity [N]: every item of the
+                               corpus, in index order (what a server outside TensorFlow
+                               needs beside the embeddings: serving/fast_recommend.py)
   predict_rating               user_id, item_id -> rating [B]
   user_embedding               user_id -> embedding [B, d]
   item_embedding               item_id -> embedding [B, d]
@@ -155,6 +158,17 @@ class RecommenderModule(tf.Module):
         counts = tf.scatter_nd(positions, tf.ones_like(rows.values, tf.int32), shape)
         return counts > 0
 
+    def _seen_among(self, user_index: tf.Tensor, corpus_indices: tf.Tensor) -> tf.Tensor:
+        """[B, K] bool: True where `corpus_indices` [B, K] holds an item the user
+        rated in training. A binary search in each user's sorted seen row, so
+        memory grows with the batch's seen items, not with the corpus."""
+        seen = tf.RaggedTensor.from_row_splits(self.seen_values, self.seen_row_splits)
+        past_every_item = tf.int64.max  # pads each row, keeping it sorted
+        rows = tf.gather(seen, user_index).to_tensor(default_value=past_every_item)
+        rows = tf.concat([rows, tf.fill([tf.shape(rows)[0], 1], past_every_item)], axis=1)
+        positions = tf.searchsorted(rows, corpus_indices)
+        return tf.gather(rows, positions, batch_dims=1) == corpus_indices
+
     def _top_k(self, scores: tf.Tensor, corpus_indices: tf.Tensor) -> Dict[str, tf.Tensor]:
         top = tf.math.top_k(scores, k=self.max_k)
         chosen = tf.gather(corpus_indices, top.indices, batch_dims=1)
@@ -185,8 +199,7 @@ class RecommenderModule(tf.Module):
         scores, corpus_indices = self.index(vectors)
         corpus_indices = tf.cast(corpus_indices, tf.int64)
         if exclude_seen:
-            seen = tf.gather(self._seen_mask(user_index), corpus_indices, batch_dims=1)
-            scores = tf.where(seen, tf.float32.min, scores)
+            scores = tf.where(self._seen_among(user_index, corpus_indices), tf.float32.min, scores)
         return self._with_cold_start(user_index, self._top_k(scores, corpus_indices))
 
     # -- signatures ----------------------------------------------------------
@@ -247,6 +260,11 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[])
     def item_embedding_table(self):
         return {"ids": self.item_ids, "embeddings": tf.identity(self.candidates)}
+
+    @tf.function(input_signature=[])
+    def item_catalog(self):
+        return {"item_ids": self.item_ids, "titles": self.item_titles,
+                "popularity": tf.identity(self.popularity)}
 
     @tf.function(input_signature=[_IDS, _IDS])
     def predict_rating(self, user_id, item_id):
@@ -336,6 +354,7 @@ class RecommenderModule(tf.Module):
             "similar_users": self.similar_users.get_concrete_function(),
             "user_embedding_table": self.user_embedding_table.get_concrete_function(),
             "item_embedding_table": self.item_embedding_table.get_concrete_function(),
+            "item_catalog": self.item_catalog.get_concrete_function(),
             "predict_rating": self.predict_rating.get_concrete_function(),
             "user_embedding": self.user_embedding.get_concrete_function(),
             "item_embedding": self.item_embedding.get_concrete_function(),
