@@ -7,7 +7,6 @@ so the newest integer folder is always a whole model.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import List, Optional, Sequence
 
@@ -16,6 +15,8 @@ import scann  # noqa: F401  (registers the ScaNN ops the SavedModel uses)
 import tensorflow as tf
 
 from mtrec.pipeline.runtime.errors import UserFacingError
+from mtrec.serving.fast_recommend import FastRecommender
+from mtrec.serving.results import Recommendation, UserRecommendations
 from mtrec.serving.versions import model_base_dir, published_versions
 
 
@@ -36,23 +37,6 @@ class UnknownIdError(UserFacingError, LookupError):
         super().__init__(f"unknown {kind} {shown}: not in the training data")
 
 
-@dataclasses.dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    title: str
-    score: float
-
-
-@dataclasses.dataclass(frozen=True)
-class UserRecommendations:
-    """Top items for one user. `cold_start`: the user was not in the training
-    data, so the items are the training data's most popular ones."""
-
-    user_id: str
-    items: List[Recommendation]
-    cold_start: bool
-
-
 def latest_version_dir(serving_dir: str, model_name: str) -> str:
     """Path of the newest pushed version; raises NoPushedModelError if none."""
     base = model_base_dir(serving_dir, model_name)
@@ -67,14 +51,20 @@ def latest_version_dir(serving_dir: str, model_name: str) -> str:
 class PushedModel:
     """One loaded SavedModel version and typed wrappers around its signatures."""
 
-    def __init__(self, path: str, version: Optional[int] = None):
+    def __init__(self, path: str, version: Optional[int] = None, fast_path: bool = True):
         """`path`: a pushed version folder (its name is the version), or any
-        exported model with `version` given (e.g. 0 for a Trainer output)."""
+        exported model with `version` given (e.g. 0 for a Trainer output).
+        `fast_path`: answer `recommend` with ScaNN's own searcher, outside
+        TensorFlow (serving/fast_recommend.py), where the model supports it;
+        false, or a model pushed before it, calls the SavedModel's signatures."""
         self.path = path
         self.version = int(os.path.basename(os.path.normpath(path))) if version is None else version
         self._saved = tf.saved_model.load(path)
         self.signatures = self._saved.signatures
         self.max_k = int(self.signatures["recommend"].structured_outputs["item_ids"].shape[1])
+        self.fast: Optional[FastRecommender] = (
+            FastRecommender(self._saved, self.max_k)
+            if fast_path and FastRecommender.supports(self._saved) else None)
 
     @classmethod
     def latest(cls, serving_dir: str, model_name: str) -> "PushedModel":
@@ -113,6 +103,8 @@ class PushedModel:
         self.check_k(k)
         if exact and not exclude_seen:
             raise ValueError("exact search is available with seen items excluded only")
+        if self.fast is not None and not exact:
+            return self.fast.recommend(user_ids, k, exclude_seen)
         name = ("recommend_exact" if exact else
                 "recommend" if exclude_seen else "recommend_including_seen")
         outputs = self.signatures[name](user_id=tf.constant(list(user_ids)))
