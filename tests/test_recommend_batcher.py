@@ -3,7 +3,7 @@ request gets its own users' rows, and a cancelled request harms no other."""
 
 import asyncio
 
-from mtrec.serving.loader import Recommendation, UserRecommendations
+from mtrec.serving.results import Recommendation, UserRecommendations
 from mtrec.serving.server import RecommendBatcher
 
 
@@ -24,9 +24,9 @@ class FakeModel:
                 for u in users]
 
 
-async def _executor(function, *args):
+async def _executor(model, users, k, exclude_seen):
     await asyncio.sleep(0.01)  # a model call takes time, so requests queue meanwhile
-    return function(*args)
+    return model.recommend(users, k, exclude_seen)
 
 
 def test_concurrent_requests_share_model_calls_and_get_their_own_rows():
@@ -37,7 +37,7 @@ def test_concurrent_requests_share_model_calls_and_get_their_own_rows():
         return model, results
 
     model, results = asyncio.run(scenario())
-    assert len(model.calls) <= 2  # the first request alone, then everyone who queued
+    assert len(model.calls) <= 2  # the requests that arrived together, then everyone who queued
     for i, (row,) in enumerate(results):
         assert row.user_id == f"u{i}" and [r.item_id for r in row.items] == [f"u{i}-0", f"u{i}-1"]
 
@@ -64,3 +64,22 @@ def test_a_model_error_reaches_every_waiting_request():
 
     errors = asyncio.run(scenario())
     assert all(isinstance(e, RuntimeError) and "exploded" in str(e) for e in errors)
+
+
+def test_a_batch_asks_for_its_largest_k_and_each_request_gets_its_own():
+    async def scenario():
+        model = FakeModel()
+        calls = []
+
+        async def call(model, users, k, exclude_seen):
+            calls.append(k)
+            return await _executor(model, users, k, exclude_seen)
+
+        batcher = RecommendBatcher(call)
+        results = await asyncio.gather(batcher.recommend(model, ["a"], 1, True),
+                                       batcher.recommend(model, ["b"], 3, True))
+        return calls, results
+
+    calls, ((a,), (b,)) = asyncio.run(scenario())
+    assert calls == [3]
+    assert (len(a.items), len(b.items)) == (1, 3)
