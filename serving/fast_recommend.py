@@ -4,9 +4,10 @@
 `recommend_including_seen` signatures answer, for a batch of user ids:
 
   1. a row lookup of each known user's embedding;
-  2. one batched search of ScaNN's own searcher (`scann_ops_pybind`), loaded
-     from the very index the SavedModel holds (its serialized state, written
-     to a temporary folder), with the index's own leaves and re-scoring;
+  2. a search of ScaNN's own searcher (`scann_ops_pybind`), loaded from the
+     very index the SavedModel holds (its serialized state, written to a
+     temporary folder), with the index's own leaves and re-scoring, one user
+     per search;
   3. the user's training items removed from the returned candidates only:
      a user with s seen items asks for k + s neighbours, and the index's
      list for a smaller k is a prefix of its list for a larger one, so the
@@ -14,7 +15,10 @@
   4. unknown users get the most popular items, flagged cold start.
 
 Tests check it returns the same items, in the same order, with the same
-scores, as the signatures (tests/test_fast_recommend.py). What it reads from
+scores, as the signatures return for each user asked alone
+(tests/test_fast_recommend.py). Asked in one batch, the signatures may
+differ for a few users: ScaNN searches batches under 16 queries by another
+path than larger ones, so their answer depends on the batch's size. What it reads from
 the SavedModel: the `user_embedding_table` and `item_catalog` signatures, and
 the `seen_values` / `seen_row_splits` and index state variables.
 """
@@ -110,12 +114,16 @@ class FastRecommender:
             UserRecommendations(user, self.cold_start[:k], True) for user in user_ids]
         if not known:
             return results
-        seen = {i: self.seen(rows[i]) if exclude_seen else self.seen_values[:0] for i in known}
-        fetch = min(self.index_k, k + max(len(s) for s in seen.values()))
-        queries = self.user_vectors[[rows[i] for i in known]]
-        neighbours, scores = self.searcher.search_batched(queries, final_num_neighbors=fetch)
-        for i, candidates, candidate_scores in zip(known, neighbours, scores):
-            is_seen = _members(candidates, seen[i])
+        for i in known:
+            seen = self.seen(rows[i]) if exclude_seen else self.seen_values[:0]
+            # One query per search: ScaNN's answer for a query depends on the
+            # size of the batch it is searched in (batches under 16 take another
+            # path), so a user's items must not depend on who else is asking.
+            candidates, candidate_scores = self.searcher.search_batched(
+                self.user_vectors[rows[i]][None, :],
+                final_num_neighbors=min(self.index_k, k + len(seen)))
+            candidates, candidate_scores = candidates[0], candidate_scores[0]
+            is_seen = _members(candidates, seen)
             # Unseen first, then (only when too few are unseen) the seen ones at the
             # signature's masked score, each group in the index's order.
             order = np.argsort(is_seen, kind="stable")[:k].tolist()

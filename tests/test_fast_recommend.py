@@ -1,7 +1,7 @@
 """The fast recommend path (ScaNN's own searcher, no TensorFlow per request)
-answers exactly what the SavedModel's signatures answer: the same items, in
-the same order, with the same scores, for every user, known or not, in any
-batch and for any k. Checked on saved, untrained models (an index that
+answers exactly what the SavedModel's signatures answer for each user asked
+alone: the same items, in the same order, with the same scores, for every
+user, known or not, in any batch and for any k. Checked on saved, untrained models (an index that
 searches a third of its leaves; a user who rated all but three items; users
 with nothing rated) and on the pushed sample model."""
 
@@ -20,13 +20,17 @@ COLD_USERS = ["never-seen", "also-unknown"]
 
 
 def _signature(model: PushedModel, users, exclude_seen: bool):
-    """(item ids, titles, scores, cold start) per user, from the signature."""
+    """(item ids, titles, scores, cold start) per user, from the signature,
+    each user asked alone (ScaNN's answer depends on the batch's size)."""
     name = "recommend" if exclude_seen else "recommend_including_seen"
-    out = model.signatures[name](user_id=tf.constant(list(users)))
-    return [([i.decode() for i in ids], [t.decode() for t in titles], [float(s) for s in scores],
-             bool(cold))
-            for ids, titles, scores, cold in zip(out["item_ids"].numpy(), out["titles"].numpy(),
-                                                 out["scores"].numpy(), out["cold_start"].numpy())]
+    rows = []
+    for user in users:
+        out = model.signatures[name](user_id=tf.constant([user]))
+        rows.append(([i.decode() for i in out["item_ids"].numpy()[0]],
+                     [t.decode() for t in out["titles"].numpy()[0]],
+                     [float(s) for s in out["scores"].numpy()[0]],
+                     bool(out["cold_start"].numpy()[0])))
+    return rows
 
 
 def _fast(model: PushedModel, users, k: int, exclude_seen: bool):
