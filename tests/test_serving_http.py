@@ -1,6 +1,7 @@
 """The HTTP server, for real: a pipeline run pushes a model, `mtrec serve` runs
-in its own process on a loopback port, and every endpoint is called over HTTP,
-bad requests included; then new versions are pushed under concurrent load."""
+as two worker processes on one loopback port, and every endpoint is called
+over HTTP, bad requests included; then new versions are pushed under
+concurrent load, and every worker must pick them up without failing a request."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import concurrent.futures
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ import urllib.request
 import portpicker
 import pytest
 
+from mtrec.serving.server import WORKER_HEADER
 from mtrec.serving.versions import publish, published_versions
 
 pytestmark = pytest.mark.e2e  # runs the pipeline
@@ -25,16 +28,37 @@ pytestmark = pytest.mark.e2e  # runs the pipeline
 MODEL = "recommender"
 
 
-def _request(base: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
-    """(status, parsed JSON) of a GET, or of a POST when a body is given."""
+WORKERS = 2
+
+
+def _exchange(base: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
+    """(status, parsed JSON, answering worker's pid) of a GET, or of a POST when a
+    body is given; each call opens a new connection, which the kernel gives to
+    any of the workers."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(base + path, data=data, method="POST" if data is not None else "GET",
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), response.headers[WORKER_HEADER]
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, json.loads(error.read()), error.headers[WORKER_HEADER]
+
+
+def _request(base: str, path: str, body=None, raw: bytes | None = None, timeout: float = 30):
+    """(status, parsed JSON) of a GET, or of a POST when a body is given."""
+    return _exchange(base, path, body, raw, timeout)[:2]
+
+
+def _until_every_worker(base: str, path: str, holds, what: str, timeout: float = 60) -> None:
+    """Asks `path` until the answers of all WORKERS workers satisfy `holds(body)`."""
+    latest: dict = {}
+    deadline = time.monotonic() + timeout
+    while len(latest) < WORKERS or not all(holds(body) for body in latest.values()):
+        assert time.monotonic() < deadline, f"not every worker {what} in {timeout} s: {latest}"
+        _, body, worker = _exchange(base, path)
+        latest[worker] = body
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +72,7 @@ def served(tmp_path_factory, sample_run):
     mtrec = os.path.join(os.path.dirname(sys.executable), "mtrec")
     log = open(root / "serve.log", "w")
     process = subprocess.Popen([mtrec, "serve", "--port", str(port), "--poll-seconds", "0.5",
-                                "--serving-dir", str(root / "serving")],
+                                "--workers", str(WORKERS), "--serving-dir", str(root / "serving")],
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -77,6 +101,42 @@ def test_health_readiness_and_status(served):
     assert status == 200
     assert body == {"model_version_status": [{"version": str(version), "state": "AVAILABLE",
                                               "status": {"error_code": "OK", "error_message": ""}}]}
+
+
+def test_every_worker_answers_on_the_fast_path(served):
+    base, _ = served
+    _until_every_worker(base, "/readyz", lambda body: body["fast_path"] and body["worker_pid"] > 0,
+                        "answered on the fast path")
+
+
+def test_a_worker_that_dies_is_replaced(served):
+    base, _ = served
+    _, ready, worker = _exchange(base, "/readyz")
+    os.kill(int(worker), signal.SIGKILL)
+    latest: dict = {}
+    deadline = time.monotonic() + 120
+    while len(latest) < WORKERS:  # two live workers again, neither the killed one
+        assert time.monotonic() < deadline, f"the killed worker was not replaced: {latest}"
+        try:
+            status, body, pid = _exchange(base, "/readyz")
+        except (urllib.error.URLError, ConnectionError):
+            continue  # a connection the dead worker had accepted
+        if status == 200 and pid != worker:
+            latest[pid] = body
+        time.sleep(0.05)
+    assert _request(base, "/recommend", {"users": ["u0001"], "k": 3})[0] == 200
+
+
+def test_a_second_server_on_the_same_port_is_refused(served):
+    base, serving_dir = served
+    port = base.rsplit(":", 1)[1]
+    mtrec = os.path.join(os.path.dirname(sys.executable), "mtrec")
+    second = subprocess.run([mtrec, "serve", "--port", port, "--workers", "2",
+                             "--serving-dir", serving_dir], capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert "Traceback" not in second.stderr
 
 
 def test_tf_serving_predict_row_and_columnar(served):
@@ -186,17 +246,13 @@ def test_version_switch_under_load_drops_nothing(served, tmp_path):
         clients = [pool.submit(client) for _ in range(8)]
         time.sleep(1.0)
         new = int(os.path.basename(publish(str(retrained), model_base)))
-        deadline = time.monotonic() + 60
-        while _request(base, "/readyz")[1]["version"] != new:
-            assert time.monotonic() < deadline, "the new version was not picked up in 60 s"
-            time.sleep(0.2)
+        _until_every_worker(base, "/readyz", lambda body: body["version"] == new,
+                            "picked up the new version")
         time.sleep(1.0)
         bad = int(os.path.basename(publish(str(broken), model_base)))
-        deadline = time.monotonic() + 60
-        while not any(s["version"] == str(bad) for s in _request(base, f"/v1/models/{MODEL}")[1]
-                      ["model_version_status"]):
-            assert time.monotonic() < deadline, "the broken version was never tried"
-            time.sleep(0.2)
+        _until_every_worker(base, f"/v1/models/{MODEL}", lambda body: any(
+            s["version"] == str(bad) for s in body["model_version_status"]),
+            "tried the broken version")
         time.sleep(1.0)
         stop.set()
         for future in clients:
@@ -206,7 +262,28 @@ def test_version_switch_under_load_drops_nothing(served, tmp_path):
     assert not failures, failures[:5]
     versions = {version for _, version in outcomes}
     assert versions == {old, new}, versions  # served both, never the broken one
-    status, body = _request(base, f"/v1/models/{MODEL}")
-    states = {s["version"]: s["state"] for s in body["model_version_status"]}
-    assert states == {str(new): "AVAILABLE", str(bad): "END"}
-    assert _request(base, "/readyz")[1]["version"] == new  # still serving the good version
+    expected = {str(new): "AVAILABLE", str(bad): "END"}
+    _until_every_worker(base, f"/v1/models/{MODEL}", lambda body: {
+        s["version"]: s["state"] for s in body["model_version_status"]} == expected,
+        "reported the broken version and kept the good one", timeout=5)
+    _until_every_worker(base, "/readyz", lambda body: body["version"] == new,
+                        "still serves the good version", timeout=5)
+
+
+def test_wrk_load_closed_and_open_loop(served, tmp_path):
+    """The benchmark's load generator (wrk and its Lua script) against the server."""
+    from mtrec.benchmarks import http_load
+
+    if not shutil.which("wrk"):
+        if os.environ.get("CI"):
+            pytest.fail("wrk is not installed: .ci/run installs Debian's wrk package")
+        pytest.skip("wrk not installed (apt-get install wrk)")
+    base, _ = served
+    users = http_load.users_file(["u0001", "u0002", "u0003", "never-seen"], str(tmp_path))
+    closed = http_load.run_wrk(base, users, 8, 2, "closed")
+    assert closed.requests > 50 and closed.errors == 0
+    assert 0 < closed.p50_ms <= closed.p99_ms <= closed.max_ms
+    paced = http_load.run_wrk(base, users, 10, 3, "open", rate=100.0)
+    assert paced.errors == 0 and paced.target_rate == 100.0
+    assert 240 <= paced.requests <= 330, paced  # 100/s for 3 s, give or take a request each
+    assert 0 < paced.p50_ms <= paced.p99_ms
