@@ -33,7 +33,8 @@ pytestmark = pytest.mark.e2e  # runs the pipeline
 SIGNATURES = {"serving_default", "recommend", "recommend_including_seen", "recommend_exact",
               "recommend_popular", "similar_items", "similar_users", "user_embedding_table",
               "item_embedding_table", "predict_rating", "user_embedding", "item_embedding",
-              "is_known_user", "is_known_item", "evaluate", "transformed_features"}
+              "is_known_user", "is_known_item", "evaluate", "transformed_features",
+              "item_catalog"}
 _OPINION = {1: "awful", 2: "weak", 3: "decent", 4: "great", 5: "masterpiece"}
 
 
