@@ -1,8 +1,8 @@
 """`mtrec serve`: an HTTP server over the newest pushed model version.
 
 Built on aiohttp (a mature asyncio HTTP server, already pinned in the TFX
-environment). Model calls run in a thread pool so that the event loop keeps
-accepting requests while TensorFlow computes (TF releases the GIL in its ops).
+environment). One process answers on one core; `mtrec serve --workers N`
+runs N of them on one port (serving/workers.py).
 
 Endpoints (JSON in and out; errors are {"error": message} with a 4xx/5xx):
 
@@ -16,10 +16,13 @@ Endpoints (JSON in and out; errors are {"error": message} with a 4xx/5xx):
   POST /predict                         {"pairs": [{"user": U, "item": I}, ...]}
   GET  /similar-items?item=I&k=10
 
-Concurrent recommend requests are micro-batched, as TF Serving batches: while
-one model call runs, new requests queue, and the next call answers all of
-them at once (no timer, so a lone request waits for nothing). Under many
-concurrent clients this turns many small calls into a few large ones.
+`/recommend` answers on the fast path (serving/fast_recommend.py: numpy and
+ScaNN's own searcher, inline on the event loop: cheaper than a thread hop)
+when the model supports it. Otherwise, and for every other endpoint, the
+SavedModel's signatures run in a thread pool (TF releases the GIL in its
+ops); recommend calls to the signatures are micro-batched, as TF Serving
+batches: while one model call runs, new requests queue, and the next call
+answers all of them at once (no timer, so a lone request waits for nothing).
 
 A watcher polls the serving folder; a newer version is loaded beside the
 current one and swapped in with one reference assignment, so requests in
@@ -224,6 +227,7 @@ class Server:
     """The aiohttp application around a ModelHolder."""
 
     MAX_BATCH = 1000
+    INLINE_USERS = 32  # fast-path requests up to this many users run on the event loop (~2 ms)
 
     def __init__(self, holder: ModelHolder, poll_seconds: float = 5.0, threads: int = 4):
         self.holder = holder
@@ -281,8 +285,7 @@ class Server:
 
     async def _recommend_batch(self, model: PushedModel, users: List[str], k: int,
                                exclude_seen: bool) -> List[UserRecommendations]:
-        if model.fast is not None:  # numpy and ScaNN, no TensorFlow: cheaper than a thread hop
-            return model.recommend(users, k, exclude_seen)
+        """One SavedModel call, in the thread pool, for the batcher."""
         return await self._call(model.recommend, users, k, exclude_seen)
 
     def _model(self) -> PushedModel:
@@ -370,7 +373,12 @@ class Server:
         k = _int_field(k, "k")
         model.check_k(k)
         exclude_seen = _bool_field(exclude_seen, "exclude_seen")
-        results = await self.batcher.recommend(model, users, k, exclude_seen)
+        if model.fast is not None and len(users) <= self.INLINE_USERS:
+            results = model.recommend(users, k, exclude_seen)  # each user is its own search
+        elif model.fast is not None:  # a large batch would hold up the event loop
+            results = await self._call(model.recommend, users, k, exclude_seen)
+        else:
+            results = await self.batcher.recommend(model, users, k, exclude_seen)
         return _json_response({"model_version": model.version,
                                   "recommendations": [_recommendations_json(r) for r in results]})
 
