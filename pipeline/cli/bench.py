@@ -32,14 +32,24 @@ def register(commands: argparse._SubParsersAction) -> None:
         benchmarks, "serving", _bench_serving,
         "ScaNN against brute force (recall, latency, throughput), and HTTP load",
         "Measures the index the exporter builds against TFRS brute force on synthetic "
-        "clustered embeddings, then loads `mtrec serve` over the newest pushed model with 50 "
-        "concurrent clients.")
+        "clustered embeddings, then loads `mtrec serve` over a copy of the newest pushed model "
+        "with wrk (sudo apt-get install wrk): the SavedModel signatures in one process as the "
+        "reference, then the fast path in --workers processes at 1, 50 and 200 connections, "
+        "at fixed arrival rates, across a version switch, and over a synthetic model of "
+        "--large-items items.")
     serving.add_argument("--sizes", default="10000,100000,1000000",
                          help="corpus sizes, comma-separated (default 10000,100000,1000000)")
     serving.add_argument("--dims", default="32,64",
                          help="embedding sizes, comma-separated (default 32,64)")
     serving.add_argument("--no-http", action="store_true",
-                         help="skip the HTTP load test (it needs a pushed model)")
+                         help="skip the HTTP load test (it needs a pushed model and wrk)")
+    serving.add_argument("--seconds", type=float, default=15.0,
+                         help="length of each wrk run (default 15)")
+    serving.add_argument("--workers", type=int, default=None,
+                         help="server processes for the fast path (default: the core count)")
+    serving.add_argument("--large-items", type=int, default=1_000_000,
+                         help="items of the synthetic model served last (default 1000000; 0 "
+                              "skips it)")
     add_output_option(serving)
     add_serving_options(serving)
 
@@ -205,10 +215,16 @@ def _bench_serving(args: argparse.Namespace) -> int:
         for dim in dims:
             print(f"index: {size:,} items, d={dim} ...", flush=True)
             rows += serving.bench_index(size, dim)
+    if not 1 <= args.seconds <= 3600:
+        raise UserFacingError(f"--seconds must be in 1..3600, got {args.seconds}")
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        raise UserFacingError(f"--workers must be in 1..256, got {args.workers}")
+    if args.large_items and not 1000 <= args.large_items <= 10_000_000:
+        raise UserFacingError(f"--large-items must be 0 or in 1000..10000000, got {args.large_items}")
     http = None
     if not args.no_http:
-        print("HTTP: 50 concurrent clients ...", flush=True)
-        http = serving.bench_http(*serving_location(args))
+        http = serving.bench_http(*serving_location(args), seconds=args.seconds,
+                                  large_items=args.large_items, workers=args.workers)
     section = serving.render(rows, http, report.machine())
     print(section)
     report.write_section(args.output, section)
