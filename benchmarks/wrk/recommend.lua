@@ -12,7 +12,8 @@
 -- turn. Request n of a connection is due at start + n / rate; its latency is
 -- counted from that intended start, not from when it was sent, so a slow answer
 -- that delays the next request still counts against the next one too (no
--- coordinated omission). A request that got no answer (timeout, socket error)
+-- coordinated omission). wrk's delay is in whole milliseconds, so a request may
+-- go up to 1 ms early; its latency then counts from when it was sent. A request that got no answer (timeout, socket error)
 -- is counted missing. `done` prints one JSON line, prefixed MTREC_WRK_JSON.
 
 local ffi = require("ffi")
@@ -47,7 +48,10 @@ end
 local position = 0
 local headers = { ["Content-Type"] = "application/json" }
 
+local sent_us = nil  -- when request() last ran: wrk calls it just before writing
+
 function request()
+  sent_us = now_us()
   position = position + 1
   local user = users[((offset or 0) + position) % #users + 1]
   return wrk.format("POST", "/recommend", headers,
@@ -70,12 +74,14 @@ if rate then
     sent = sent + 1
     local wait_ms = (intended_us - now) / 1000
     if wait_ms < 0 then return 0 end
-    return math.ceil(wait_ms)  -- never early: a late send counts against us
+    return math.floor(wait_ms)  -- wrk waits whole ms: up to 1 ms early, never late
   end
 
   function response(status, response_headers, body)
     if intended_us ~= nil then
-      latencies[#latencies + 1] = now_us() - intended_us
+      -- From the intended start when sent late (the wait counts against the
+      -- server); from the send when wrk's whole-ms timer sent it early.
+      latencies[#latencies + 1] = now_us() - math.min(intended_us, sent_us)
       intended_us = nil
     end
   end
