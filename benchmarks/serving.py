@@ -125,7 +125,8 @@ class HttpReport:
     batch_growth_mib: Dict[str, float]  # peak growth of a 512-user recommend call, per path
 
 
-def _in_fresh_process(function, *args):
+def in_fresh_process(function, *args):
+    """function(*args) in a spawned process, which ends with the call."""
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
@@ -172,7 +173,7 @@ def bench_http(serving_dir: str, model_name: str, seconds: float = 15.0,
         if large_items:
             print(f"HTTP: a synthetic {large_items:,}-item model ...", flush=True)
             large_dir = os.path.join(folder, "large", model_name, "1")
-            _in_fresh_process(synthetic_model.build, large_dir, large_items, 10_000)
+            in_fresh_process(synthetic_model.build, large_dir, large_items, 10_000)
             large_users = http_load.users_file([f"u{i}" for i in range(10_000)],
                                                os.path.join(folder, "large"))
             with http_load.served(os.path.join(folder, "large"), model_name, workers,
@@ -180,7 +181,7 @@ def bench_http(serving_dir: str, model_name: str, seconds: float = 15.0,
                 http_load.run_wrk(server.base, large_users, 50, 3, "warm-up")
                 large = http_load.run_wrk(server.base, large_users, 50, seconds, "closed loop")
                 large_memory = server.worker_memory_mib()
-            growth = {path: _in_fresh_process(synthetic_model.batch_memory_mib, large_dir, 512,
+            growth = {path: in_fresh_process(synthetic_model.batch_memory_mib, large_dir, 512,
                                               path == "fast path")
                       for path in ("fast path", "SavedModel signature")}
     return HttpReport(os.path.basename(os.path.dirname(newest)) + "/" + os.path.basename(newest),

@@ -210,17 +210,19 @@ def _bench_serving(args: argparse.Namespace) -> int:
         raise UserFacingError(f"--sizes and --dims take comma-separated integers: {error}") from error
     if not all(s >= 1000 for s in sizes) or not all(1 <= d <= 1024 for d in dims):
         raise UserFacingError("sizes must be >= 1000 and dims in 1..1024")
-    rows = []
-    for size in sizes:
-        for dim in dims:
-            print(f"index: {size:,} items, d={dim} ...", flush=True)
-            rows += serving.bench_index(size, dim)
     if not 1 <= args.seconds <= 3600:
         raise UserFacingError(f"--seconds must be in 1..3600, got {args.seconds}")
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise UserFacingError(f"--workers must be in 1..256, got {args.workers}")
     if args.large_items and not 1000 <= args.large_items <= 10_000_000:
         raise UserFacingError(f"--large-items must be 0 or in 1000..10000000, got {args.large_items}")
+    rows = []
+    for size in sizes:
+        for dim in dims:
+            print(f"index: {size:,} items, d={dim} ...", flush=True)
+            # In its own process, so that none of its memory or threads is left
+            # beside the HTTP part's servers.
+            rows += serving.in_fresh_process(serving.bench_index, size, dim)
     http = None
     if not args.no_http:
         http = serving.bench_http(*serving_location(args), seconds=args.seconds,
