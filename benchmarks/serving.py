@@ -223,7 +223,8 @@ def _render_http(report: HttpReport) -> List[str]:
         large = ", ".join(f"{m:,.0f}" for m in report.large_memory_mib)
         growth = "; ".join(f"{path} {mib:,.0f} MiB" for path, mib in report.batch_growth_mib.items())
         lines += [f"- At {report.large_items:,} items: {large} MiB per worker; one 512-user "
-                  f"recommend call (k = 100) raised a fresh process's peak memory by: {growth}."]
+                  f"recommend call (k = 100) took, at its highest, this much resident "
+                  f"memory above a one-user call: {growth}."]
     return lines
 
 
