@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -38,6 +37,7 @@ from mtrec.pipeline.runtime.errors import UserFacingError
 
 WRK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk", "recommend.lua")
 RESULT_PREFIX = "MTREC_WRK_JSON "
+SWITCH_PATIENCE_S = 60.0  # how long the switch run waits for every worker to serve the new version
 
 
 @dataclasses.dataclass
@@ -94,9 +94,12 @@ def run_wrk(base: str, users_file: str, connections: int, seconds: float, label:
                       errors, p50, p99, worst)
 
 
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+def _readyz(base: str) -> tuple[str, dict]:
+    """(the answering worker's pid, its /readyz body), over a new connection."""
+    from mtrec.serving.server import WORKER_HEADER
+
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as response:
+        return response.headers[WORKER_HEADER], json.loads(response.read())
 
 
 class ServerProcess:
@@ -117,22 +120,29 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile("w+", prefix="mtrec-serve-", suffix=".log")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self._psutil = psutil
+        try:
+            self._wait_until_ready(fast_path)
+        except BaseException:  # a server that never became ready must not outlive the run
+            self.close()
+            raise
+        time.sleep(2.0)  # the other workers finish loading too
+
+    def _wait_until_ready(self, fast_path: bool) -> None:
         deadline = time.monotonic() + 600
         while True:
             try:
-                ready = _get(self.base + "/readyz")
+                _, ready = _readyz(self.base)
                 if ready["fast_path"] != fast_path:
                     raise RuntimeError(f"the server's fast path is {ready['fast_path']}, "
                                        f"asked for {fast_path}")
-                if len(self.worker_pids()) == workers:
-                    break
+                if len(self.worker_pids()) == self.workers:
+                    return
             except (OSError, KeyError):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.log.seek(0)
                 raise RuntimeError(f"mtrec serve did not become ready:\n{self.log.read()[-3000:]}")
             time.sleep(0.5)
-        time.sleep(2.0)  # the other workers finish loading too
 
     def worker_pids(self) -> List[int]:
         """The processes that answered /readyz over 40 new connections."""
@@ -145,9 +155,8 @@ class ServerProcess:
         """worker pid -> version, from `tries` new connections."""
         seen = {}
         for _ in range(tries):
-            request = urllib.request.urlopen(self.base + "/readyz", timeout=10)
-            with request as response:
-                seen[response.headers["X-Mtrec-Worker"]] = json.loads(response.read())["version"]
+            pid, ready = _readyz(self.base)
+            seen[pid] = ready["version"]
         return seen
 
     def close(self) -> None:
@@ -183,7 +192,7 @@ def private_copy(version_dir: str, folder: str, model_name: str) -> str:
 
 def switch_during_load(server: ServerProcess, serving_dir: str, model_name: str,
                        users: str, seconds: float,
-                       patience: float = 60.0) -> tuple[LoadResult, Optional[float]]:
+                       patience: float = SWITCH_PATIENCE_S) -> tuple[LoadResult, Optional[float]]:
     """A 50-connection closed-loop run during which a new version is published
     (after a third of it); returns the run and the seconds from publishing
     until every worker answered with the new version (None: not within

@@ -215,7 +215,8 @@ def _render_http(report: HttpReport) -> List[str]:
                                report.large))
     memory = ", ".join(f"{m:,.0f}" for m in report.memory_mib)
     switched = (f"{report.switch_seconds:.1f} s after it was published"
-                if report.switch_seconds is not None else "NOT within 60 s of its publication")
+                if report.switch_seconds is not None
+                else f"NOT within {http_load.SWITCH_PATIENCE_S:.0f} s of its publication")
     lines += ["", f"- Version switch: every worker served the new version {switched}; "
               f"failed requests during the run: {report.switch.errors}.",
               f"- Resident memory per worker: {memory} MiB."]
