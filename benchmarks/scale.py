@@ -50,6 +50,8 @@ class SizeResult:
     # most-popular's top-100 seen excluded on the same split and user sample
     popular_top_k: Optional[float] = None
     examples: Dict[str, int] = dataclasses.field(default_factory=dict)  # split -> records
+    # the Trainer's seconds per phase (its training_history.json), in the order they ran
+    trainer_phases: Dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -129,17 +131,46 @@ def run_size(spec: synthetic.ScaledSpec, runner: str, work_dir: str, overrides: 
     result = SizeResult(spec, timed, {}, runner)
     if timed.exit_code == 0:
         from mtrec.pipeline.config import GateConfig, metadata_path
-        from mtrec.pipeline.runs.results import EXAMPLES, read_run
+        from mtrec.pipeline.runs.results import EXAMPLES, MODEL_RUN, read_run
 
         run = read_run(metadata_path(pipeline_root))
         result.metrics = {row.name: row.value for row in run.metrics}
         result.examples = {counts.split: counts.interactions for counts in run.data}
+        result.trainer_phases = trainer_phases(run.artifact_uris[MODEL_RUN])
         progress(f"{spec.num_ratings:,} ratings: most-popular on the run's split")
         top_k_max_users = int(overrides.get("gate.top_k_max_users",
                                             GateConfig().top_k_max_users))
         result.popular_top_k = popularity.most_popular_top_k(
             run.artifact_uris[EXAMPLES], top_k_max_users)["top_100_accuracy_seen_excluded"]
     return result
+
+
+def trainer_phases(model_run_uri: str) -> Dict[str, float]:
+    """The Trainer's seconds per phase, from its training_history.json (empty for
+    a Trainer that did not record them)."""
+    path = os.path.join(model_run_uri, "training_history.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as handle:
+        return json.load(handle).get("phase_seconds", {})
+
+
+def trainer_phase_table(results: Sequence[SizeResult]) -> str:
+    """Seconds per Trainer phase and size; "" when no run recorded them."""
+    timed = [r for r in results if r.trainer_phases]
+    if not timed:
+        return ""
+    phases: List[str] = []
+    for result in timed:
+        phases += [phase for phase in result.trainer_phases if phase not in phases]
+    rows = ["| Trainer phase | " + " | ".join(
+                f"{r.spec.num_ratings:,}, {r.runner}: s" for r in timed) + " |",
+            "| --- |" + " ---: |" * len(timed)]
+    for phase in phases:
+        rows.append(f"| {phase} | " + " | ".join(
+            "–" if phase not in r.trainer_phases else f"{r.trainer_phases[phase]:,.1f}"
+            for r in timed) + " |")
+    return "\n".join(rows)
 
 
 def _status(result: SizeResult) -> str:
@@ -236,6 +267,9 @@ def section(results: Sequence[SizeResult], overrides: Dict[str, str],
         + summary_table(results) + "\n\n" + growth_line(results) + "\n\n"
         "Each component's seconds, seconds per million ratings and peak memory:\n\n"
         + component_table(results) + "\n"
+        + ("" if not trainer_phase_table(results) else
+           "\nWhere the Trainer's time went (its `training_history.json`):\n\n"
+           + trainer_phase_table(results) + "\n")
         + ("" if not references else
            "\nThe reference: the plain TFRS script (`benchmarks/tfrs_script.py`, the TFRS "
            "multitask tutorial's joint model, 3 epochs) on the same ratings, with its own "

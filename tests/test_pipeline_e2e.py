@@ -22,7 +22,7 @@ import textwrap
 
 import pytest
 
-from mtrec.benchmarks import baselines, quality, ranking
+from mtrec.benchmarks import baselines, quality, ranking, scale
 from mtrec.pipeline import cli
 from mtrec.pipeline.runs import results
 from mtrec.pipeline.config import Config, load_config
@@ -143,6 +143,16 @@ def test_every_component_ran_and_wrote_its_artifacts(first):
     assert os.path.exists(os.path.join(by_type["Model"][0], "Format-Serving", "saved_model.pb"))
     assert os.path.exists(os.path.join(by_type["ModelEvaluation"][0], "validations.tfrecord"))
     assert os.path.exists(os.path.join(by_type["ModelBlessing"][0], "BLESSED"))
+
+
+def test_the_trainer_records_where_its_time_went(first):
+    phases = scale.trainer_phases(first.result.artifact_uris[results.MODEL_RUN])
+    assert list(phases) == ["the vocabularies and the training split",
+                            "biases, tables and the model", "fit", "rating correction weights",
+                            "the export module and its index", "the index's recall check", "save"]
+    assert phases["fit"] > 0 and min(phases.values()) >= 0
+    (trainer,) = [c for c in first.result.components if c.component == "Trainer"]
+    assert sum(phases.values()) <= trainer.seconds + 1  # rounded to 0.1 s each
 
 
 def test_first_model_is_blessed_and_pushed(first):

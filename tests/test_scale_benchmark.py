@@ -120,6 +120,21 @@ def test_scale_tables_show_cost_per_million_and_growth():
     assert "1.50× (goal ≤ 1.3×)" in scale.growth_line(results)
 
 
+def test_the_trainer_phase_table_reads_training_history_and_shows_every_phase(tmp_path):
+    (tmp_path / "training_history.json").write_text(json.dumps(
+        {"epochs": 1, "phase_seconds": {"fit": 120.5, "save": 3.0}}))
+    recorded = _result(10_000_000, 900, {"Trainer": 130.0})
+    recorded.trainer_phases = scale.trainer_phases(str(tmp_path))
+    assert recorded.trainer_phases == {"fit": 120.5, "save": 3.0}
+    older = _result(1_000_000, 90, {"Trainer": 10.0})  # a Trainer that recorded none
+    assert scale.trainer_phases(str(tmp_path / "missing")) == {}
+    assert scale.trainer_phase_table([older]) == ""
+    table = scale.trainer_phase_table([older, recorded])
+    assert table.splitlines() == ["| Trainer phase | 10,000,000, in memory: s |",
+                                  "| --- | ---: |", "| fit | 120.5 |", "| save | 3.0 |"]
+    assert table in scale.section([older, recorded], {})
+
+
 def test_scale_marks_a_run_stopped_at_the_limit():
     results = [_result(1_000_000, 600, {}), _result(10_000_000, 7_200, {}, exit_code=None)]
     assert "stopped at the time limit (120 min)" in scale.summary_table(results)

@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import os
+import time
 from typing import Dict, List, Mapping, Tuple
 
 import numpy as np
@@ -170,8 +171,25 @@ def _read_titles(items_file: str) -> Dict[str, str]:
         return {row[features.ITEM_ID]: row["title"] for row in reader}
 
 
+class _PhaseClock:
+    """Wall seconds of each phase of `run_fn`, in the order they ran: logged as
+    each ends and kept in training_history.json, so a slow Trainer says where
+    its time went."""
+
+    def __init__(self):
+        self.seconds: Dict[str, float] = {}
+        self._start = time.monotonic()
+
+    def done(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(now - self._start, 1)
+        self._start = now
+        logging.info("Trainer: %s took %.1f s", phase, self.seconds[phase])
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
+    clock = _PhaseClock()
     settings = TrainingSettings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -180,6 +198,7 @@ def run_fn(fn_args: FnArgs) -> None:
 
     train, train_tokens = _read_interactions(fn_args.train_files, fn_args.data_accessor,
                                              tf_transform_output)
+    clock.done("the vocabularies and the training split")
     has_ratings = features.RATING in train and not np.all(np.isnan(train[features.RATING]))
     if settings.rating_weight > 0 and not has_ratings:
         raise ValueError("the rating task has weight "
@@ -234,12 +253,14 @@ def run_fn(fn_args: FnArgs) -> None:
             train[features.USER_INDEX], train_tokens[spec.tokens], len(user_vocabulary),
             spec.max_length, settings.seed)
     dataset = shuffled_batches(training_columns, settings.batch_size, settings.seed)
+    clock.done("biases, tables and the model")
     epochs = settings.epochs_for(len(train[features.USER_INDEX]))
     if epochs != settings.epochs:
         logging.info("training %d epochs instead of %d: the budget is %d examples seen",
                      epochs, settings.epochs, settings.max_examples_seen)
     history = model.fit(dataset, epochs=epochs, verbose=2,
                         callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)])
+    clock.done("fit")
     correction_weights = None
     if held_out.any():
         ratings_per_user = _rated_rows_per_id(train, features.USER_INDEX, len(user_vocabulary))
@@ -261,6 +282,7 @@ def run_fn(fn_args: FnArgs) -> None:
         logging.info("rating correction weights, fitted on %d held-out training ratings: %s",
                      int(held_out.sum()), correction_weights.as_dict())
 
+    clock.done("rating correction weights")
     module = export.RecommenderModule(
         model=model, user_vocabulary=user_vocabulary, item_vocabulary=item_vocabulary,
         seen_items=_seen_items(train[features.USER_INDEX], train[features.ITEM_INDEX],
@@ -269,14 +291,17 @@ def run_fn(fn_args: FnArgs) -> None:
         max_k=settings.max_k, top_k_max_users=settings.top_k_max_users,
         raw_feature_spec=tf_transform_output.raw_feature_spec(),
         rating_biases=rating_biases)
+    clock.done("the export module and its index")
     sample = np.random.default_rng(settings.seed).permutation(user_vocabulary)[:INDEX_CHECK_USERS]
     index_quality = export.measure_index_quality(module, list(sample))
     logging.info("ScaNN recall@%d against exact search on %d users: %.4f; p50 %.2f ms "
                  "(exact %.2f ms); %s", index_quality["k"], index_quality["users"],
                  index_quality["recall_at_k"], index_quality["scann_p50_ms"],
                  index_quality["exact_p50_ms"], index_quality["scann"])
+    clock.done("the index's recall check")
     export.save(module, fn_args.serving_model_dir, index_quality)
+    clock.done("save")
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
-        json.dump({"epochs": epochs, "history": history.history,
+        json.dump({"epochs": epochs, "history": history.history, "phase_seconds": clock.seconds,
                    "rating_correction_weights": (correction_weights.as_dict()
                                                  if correction_weights else None)}, f)
