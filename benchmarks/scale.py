@@ -32,7 +32,8 @@ GiB = 1024 ** 3
 OPEN_GATE = {"gate.min_lift_over_most_popular": "-0.99",
              "gate.min_rmse_gain_over_biases": "-0.99"}
 # The Beam runners a size can run on: name -> the settings that select it.
-RUNNERS = {"in memory": {}, "flink": {"beam_runner": "flink"}}
+RUNNERS = {"in memory": {}, "multi processing": {"beam_mode": "multi_processing"},
+           "flink": {"beam_runner": "flink"}}
 SHARDS = 8  # CSV files per size, so that a distributed runner reads them in parallel
 # The plain script holds every rating in memory and scores every user against
 # every item, so it is the reference at small sizes only.

@@ -87,8 +87,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "1000000,10000000,ml-25m)")
     scale.add_argument("--runners", default="in-memory",
                        help="Beam runners to run each size on, comma-separated: in-memory "
-                            "(the DirectRunner) and flink (a standalone cluster the run starts; "
-                            "`mtrec flink setup` first) (default in-memory)")
+                            "(the DirectRunner in one process), multi-processing (the "
+                            "DirectRunner with a worker process per core) and flink (a "
+                            "standalone cluster the run starts; `mtrec flink setup` first) "
+                            "(default in-memory)")
     add_set_option(scale, " for every run, e.g. model.epochs=2")
     scale.add_argument("--time-limit-minutes", type=float, default=120,
                        help="stop a size's run after this long and record it as stopped "

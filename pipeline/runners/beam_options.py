@@ -1,13 +1,14 @@
 """The Beam options the local runners pass to the data components.
 
 The DirectRunner runs in memory, in one process, unless `beam_mode` or an
-explicit `--direct_running_mode` asks for multi-processing. Multi-processing
-uses every core, but on a large CSV it can lose ExampleGen rows with no
-error, where the in-memory mode keeps them all (docs/benchmarks.md, "Rows
-lost in multi-processing mode"). ExampleGen fails when rows go missing
-(components/record_counts.py), so a run in that mode either keeps every row
-or stops. Options given explicitly in `beam_args` (a --runner or a
---direct_running_mode) always win.
+explicit `--direct_running_mode` asks for multi-processing, which runs the
+Beam steps in a worker process per core. It stays opt-in: with TFX's own CSV
+reader it once lost rows of a large CSV with no error, for a reason inside
+Beam that was never found (docs/benchmarks.md, "Rows lost in multi-processing
+mode"). Every component boundary counts its records and fails the run on a
+difference (components/record_counts.py, boundary_counts.py), so a run in
+either mode keeps every row or stops. Options given explicitly in
+`beam_args` (a --runner or a --direct_running_mode) always win.
 
 With `beam_runner = "flink"` the data components run on the Flink cluster at
 `flink.master` through Beam's job server, their Python stages in the SDK
