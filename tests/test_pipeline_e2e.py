@@ -20,7 +20,11 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+from tfx_bsl.tfxio import tf_example_record
 
 from mtrec.benchmarks import baselines, quality, ranking, scale
 from mtrec.pipeline import cli
@@ -29,6 +33,7 @@ from mtrec.pipeline.config import Config, load_config
 from mtrec.pipeline.runners.local import localize
 from mtrec.pipeline.runs.results import RunResult, open_store, read_run
 from mtrec.serving.versions import published_versions
+from mtrec.trainer_module import trainer
 
 pytestmark = pytest.mark.e2e  # runs the pipeline
 
@@ -153,6 +158,29 @@ def test_the_trainer_records_where_its_time_went(first):
     assert phases["fit"] > 0 and min(phases.values()) >= 0
     (trainer,) = [c for c in first.result.components if c.component == "Trainer"]
     assert sum(phases.values()) <= trainer.seconds + 1  # rounded to 0.1 s each
+
+
+def test_the_trainer_reads_every_transformed_training_record_as_tfxio_does(first):
+    """The Trainer reads the transformed split with plain tf.data
+    (trainer._read_interactions), not TFX's TFXIO dataset: the same records,
+    every one ExampleGen wrote for training."""
+    graph = tft.TFTransformOutput(first.result.artifact_uris["Transform.transform_graph"])
+    pattern = os.path.join(first.result.artifact_uris["Transform.transformed_examples"],
+                           "Split-train", "*")
+    columns, _ = trainer._read_interactions([pattern], graph)
+    parts = collections.defaultdict(list)
+    for batch in tf_example_record.TFExampleRecord(
+            file_pattern=[pattern], schema=graph.transformed_metadata.schema).TensorFlowDataset(
+            tfxio.TensorFlowDatasetOptions(batch_size=1000, num_epochs=1, shuffle=False)):
+        for name, tensor in batch.items():
+            parts[name].append(np.reshape(tensor.numpy(), [-1]))
+    expected, _ = trainer._in_canonical_order(
+        {name: np.concatenate(values) for name, values in parts.items()}, {})
+    (written,) = [counts.interactions for counts in first.result.data if counts.split == "train"]
+    assert len(columns["user_index"]) == written
+    assert sorted(columns) == sorted(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(columns[name], values, err_msg=name)
 
 
 def test_first_model_is_blessed_and_pushed(first):
