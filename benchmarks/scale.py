@@ -132,28 +132,18 @@ def run_size(spec: synthetic.ScaledSpec, runner: str, work_dir: str, overrides: 
     result = SizeResult(spec, timed, {}, runner)
     if timed.exit_code == 0:
         from mtrec.pipeline.config import GateConfig, metadata_path
-        from mtrec.pipeline.runs.results import EXAMPLES, MODEL_RUN, read_run
+        from mtrec.pipeline.runs.results import EXAMPLES, read_run
 
         run = read_run(metadata_path(pipeline_root))
         result.metrics = {row.name: row.value for row in run.metrics}
         result.examples = {counts.split: counts.interactions for counts in run.data}
-        result.trainer_phases = trainer_phases(run.artifact_uris[MODEL_RUN])
+        result.trainer_phases = run.training_history().get("phase_seconds", {})
         progress(f"{spec.num_ratings:,} ratings: most-popular on the run's split")
         top_k_max_users = int(overrides.get("gate.top_k_max_users",
                                             GateConfig().top_k_max_users))
         result.popular_top_k = popularity.most_popular_top_k(
             run.artifact_uris[EXAMPLES], top_k_max_users)["top_100_accuracy_seen_excluded"]
     return result
-
-
-def trainer_phases(model_run_uri: str) -> Dict[str, float]:
-    """The Trainer's seconds per phase, from its training_history.json (empty for
-    a Trainer that did not record them)."""
-    path = os.path.join(model_run_uri, "training_history.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as handle:
-        return json.load(handle).get("phase_seconds", {})
 
 
 def trainer_phase_table(results: Sequence[SizeResult]) -> str:

@@ -13,6 +13,7 @@ import pytest
 from mtrec.benchmarks import overhead, pipeline_timing, scale, tfrs_script
 from mtrec.data import synthetic
 from mtrec.pipeline import cli
+from mtrec.pipeline.runs.results import MODEL_RUN, RunResult
 
 
 def test_synthetic_ratings_are_exact_unique_and_power_law():
@@ -123,11 +124,16 @@ def test_scale_tables_show_cost_per_million_and_growth():
 def test_the_trainer_phase_table_reads_training_history_and_shows_every_phase(tmp_path):
     (tmp_path / "training_history.json").write_text(json.dumps(
         {"epochs": 1, "phase_seconds": {"fit": 120.5, "save": 3.0}}))
+
+    def run_with_model_run(uri):
+        return RunResult("run", [], [], True, [], None, artifact_uris={MODEL_RUN: uri})
+
     recorded = _result(10_000_000, 900, {"Trainer": 130.0})
-    recorded.trainer_phases = scale.trainer_phases(str(tmp_path))
+    recorded.trainer_phases = run_with_model_run(str(tmp_path)).training_history()[
+        "phase_seconds"]
     assert recorded.trainer_phases == {"fit": 120.5, "save": 3.0}
     older = _result(1_000_000, 90, {"Trainer": 10.0})  # a Trainer that recorded none
-    assert scale.trainer_phases(str(tmp_path / "missing")) == {}
+    assert run_with_model_run(str(tmp_path / "missing")).training_history() == {}
     assert scale.trainer_phase_table([older]) == ""
     table = scale.trainer_phase_table([older, recorded])
     assert table.splitlines() == ["| Trainer phase | 10,000,000, in memory: s |",

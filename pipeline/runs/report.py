@@ -19,7 +19,6 @@ import base64
 import datetime
 import html
 import io
-import json
 import math
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -186,17 +185,6 @@ def _histogram(name: str, per_split: List[Tuple[str, Any]]) -> str:
 
 # -- training -------------------------------------------------------------------------------
 
-def _training_history(result: RunResult) -> Optional[Dict[str, List[float]]]:
-    import tensorflow as tf
-
-    uri = result.artifact_uris.get(results.MODEL_RUN)
-    path = uri and os.path.join(uri, "training_history.json")
-    if not path or not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as handle:
-        return json.load(handle).get("history", {})
-
-
 def _training_section(result: RunResult) -> str:
     parts = ['<h2 id="training">Training</h2>']
     settings = result.exec_properties.get("Trainer", {}).get("custom_config")
@@ -204,7 +192,7 @@ def _training_section(result: RunResult) -> str:
         shown = {k: v for k, v in settings.items() if k not in ("code_version", "items_file")}
         parts.append(_table(["setting", "value"], [(_e(k), _e(v)) for k, v in shown.items()],
                             css="settings"))
-    history = _training_history(result)
+    history = result.training_history().get("history")
     if not history:
         parts.append('<p class="note">No training history recorded (no epochs trained, or a '
                      'run from before histories were kept).</p>')

@@ -89,6 +89,18 @@ class RunResult:
         """The Trainer's TensorBoard logs (its ModelRun artifact)."""
         return self.artifact_uris.get(MODEL_RUN)
 
+    def training_history(self) -> Dict[str, Any]:
+        """The Trainer's training_history.json (epochs, per-epoch losses, seconds
+        per phase); empty when the run has none."""
+        import tensorflow as tf
+
+        uri = self.artifact_uris.get(MODEL_RUN)
+        path = uri and os.path.join(uri, "training_history.json")
+        if not path or not tf.io.gfile.exists(path):
+            return {}
+        with tf.io.gfile.GFile(path) as handle:
+            return json.load(handle)
+
 
 @dataclasses.dataclass
 class SplitCounts:
