@@ -8,8 +8,14 @@ those counts; a difference fails the run with both numbers, on every runner,
 so nothing downstream trains on, evaluates or pushes what was left.
 
   StatisticsGen  examples in each split's statistics = ExampleGen's count
-  Transform      transformed records in each split (counted outside Beam) = ExampleGen's count
-  Evaluator      the overall `example_count` of the candidate = the eval split's count
+  Transform      transformed records in each split (counted outside Beam) = ExampleGen's
+                 count, for each span it read (one Examples artifact each)
+  Evaluator      the overall `example_count` of the candidate = the eval split's count,
+                 summed over the spans it read
+
+StatisticsGen also records which Examples its statistics describe
+(`span_window.EXAMPLES_ID_PROPERTY`, and their span), so the ExampleValidator
+can name the Examples it passed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
 from mtrec.components import record_counts
+from mtrec.components.span_window import EXAMPLES_ID_PROPERTY, span_of
 from mtrec.pipeline.runtime import beam_tfrecord
 
 RECORDS_PROPERTY = "records_{split}"  # an int custom property of ExampleGen's Examples artifact
@@ -81,12 +88,18 @@ def check_statistics(examples: types.Artifact, statistics: types.Artifact) -> No
         check_count("StatisticsGen", split, seen, written_count(examples, split))
 
 
-def check_transformed(examples: types.Artifact, transformed: types.Artifact,
+def check_transformed(examples: List[types.Artifact], transformed: List[types.Artifact],
                       splits: Iterable[str]) -> None:
-    """Transform's records per split against ExampleGen's."""
-    for split in splits:
-        check_count("Transform", split, count_split_records(transformed, split),
-                    written_count(examples, split))
+    """Transform's records per split against ExampleGen's, for each input Examples
+    artifact and the transformed one Transform made of it (in the same order)."""
+    if len(examples) != len(transformed):
+        raise RecordsLostError(f"Transform read {len(examples)} Examples artifacts but wrote "
+                               f"{len(transformed)} transformed ones")
+    splits = list(splits)
+    for source, target in zip(examples, transformed):
+        for split in splits:
+            check_count("Transform", split, count_split_records(target, split),
+                        written_count(source, split))
 
 
 def overall_metrics(evaluation_uri: str) -> Tuple[Dict[str, float], Dict[str, float]]:
@@ -115,9 +128,11 @@ def evaluated_count(evaluation_uri: str) -> int:
     return int(candidate["example_count"])
 
 
-def check_evaluated(examples: types.Artifact, evaluation_uri: str, splits: List[str]) -> None:
-    """The Evaluator's overall example_count against the splits it evaluated."""
-    written = sum(written_count(examples, split) for split in splits)
+def check_evaluated(examples: List[types.Artifact], evaluation_uri: str,
+                    splits: List[str]) -> None:
+    """The Evaluator's overall example_count against the splits it evaluated, in every
+    Examples artifact (span) it read."""
+    written = sum(written_count(artifact, split) for artifact in examples for split in splits)
     check_count("The Evaluator", "+".join(splits), evaluated_count(evaluation_uri), written)
 
 
@@ -133,8 +148,11 @@ class CountCheckingStatisticsGenExecutor(statistics_gen_executor.Executor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
-        check_statistics(_single(input_dict, standard_component_specs.EXAMPLES_KEY),
-                         _single(output_dict, standard_component_specs.STATISTICS_KEY))
+        examples = _single(input_dict, standard_component_specs.EXAMPLES_KEY)
+        statistics = _single(output_dict, standard_component_specs.STATISTICS_KEY)
+        check_statistics(examples, statistics)
+        statistics.set_int_custom_property(EXAMPLES_ID_PROPERTY, examples.id)
+        statistics.span = span_of(examples)
 
 
 class CountCheckingTransformExecutor(transform_executor.Executor):
@@ -145,9 +163,10 @@ class CountCheckingTransformExecutor(transform_executor.Executor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
-        transformed = _single(output_dict, standard_component_specs.TRANSFORMED_EXAMPLES_KEY)
-        check_transformed(_single(input_dict, standard_component_specs.EXAMPLES_KEY),
-                          transformed, _splits(transformed))
+        # One transformed artifact per input Examples artifact (TFX replicates the output).
+        transformed = output_dict[standard_component_specs.TRANSFORMED_EXAMPLES_KEY]
+        check_transformed(input_dict[standard_component_specs.EXAMPLES_KEY], transformed,
+                          _splits(transformed[0]))
 
 
 class CountCheckingEvaluatorExecutor(evaluator_executor.Executor):
@@ -158,7 +177,7 @@ class CountCheckingEvaluatorExecutor(evaluator_executor.Executor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         beam_tfrecord.install()
         super().Do(input_dict, output_dict, exec_properties)
-        examples = _single(input_dict, standard_component_specs.EXAMPLES_KEY)
+        examples = input_dict[standard_component_specs.EXAMPLES_KEY]
         evaluation = _single(output_dict, standard_component_specs.EVALUATION_KEY)
         splits = json.loads(exec_properties.get(standard_component_specs.EXAMPLE_SPLITS_KEY)
                             or "null") or ["eval"]  # TFX's default when none is given

@@ -33,6 +33,7 @@ OBJECTIVE_WEIGHTS = {"joint": (1.0, 0.1), "retrieval": (1.0, 0.0), "rating": (0.
 BEAM_MODES = ("in_memory", "multi_processing")
 BEAM_RUNNERS = ("direct", "flink")
 METADATA_FILE = "metadata.sqlite"
+SPAN_SPECS = ("{SPAN}", "{YYYY}", "{MM}", "{DD}")  # TFX's span placeholders in a file pattern
 
 
 class ConfigError(UserFacingError, ValueError):
@@ -63,7 +64,12 @@ class DataConfig:
     ratings_dir: str = setting(str(SAMPLE_DIR / "ratings"), help=(
         "folder of ratings CSVs (user_id, item_id[, rating, timestamp, ...]); CsvExampleGen "
         "reads every file matching file_pattern; default: the embedded sample"))
-    file_pattern: str = setting("*.csv", help="which files in ratings_dir to read")
+    file_pattern: str = setting("*.csv", help=(
+        "which files in ratings_dir to read; with TFX's span spec in it (span-{SPAN}/*.csv, "
+        "or {YYYY}-{MM}-{DD}/*.csv) each run reads only the newest span: docs/pipeline.md"))
+    window_spans: int = setting(1, help=(
+        "spans each run trains and evaluates on: the newest span and the accepted spans "
+        "before it, up to this many (with a span spec in file_pattern)"))
     items_file: str = setting(str(SAMPLE_DIR / "items.csv"), help=(
         "item_id,title[,genres] CSV, titles for recommendations; \"\" for none; "
         "default: the sample's items.csv"))
@@ -83,6 +89,10 @@ class DataConfig:
         "time: unix seconds or an ISO date (UTC); \"\" = hold out the newest eval_fraction"))
     eval_per_user: int = setting(1, help="last_n: each user's newest N interactions held out")
 
+    def uses_spans(self) -> bool:
+        """Whether file_pattern holds a span spec, so that each run reads one span."""
+        return any(spec in self.file_pattern for spec in SPAN_SPECS)
+
     def split_cutoff_seconds(self) -> Optional[int]:
         """split_cutoff as unix seconds (an ISO date without a zone is UTC); None if unset."""
         return unix_seconds(self.split_cutoff) if self.split_cutoff else None
@@ -92,6 +102,22 @@ class DataConfig:
         return SplitSpec(method=self.split, eval_fraction=self.eval_fraction,
                          seed=self.split_seed, cutoff=self.split_cutoff_seconds(),
                          eval_per_user=self.eval_per_user)
+
+
+@dataclasses.dataclass
+class DriftConfig:
+    """How far a new span may move from the previous accepted one (TFDV's comparators)."""
+
+    max_user_drift: float = setting(0.5, help=(
+        "L-infinity distance allowed between the user_id distributions of the new span and "
+        "the previous one (the largest change in any one user's share); 1: no check"))
+    max_item_drift: float = setting(0.05, help=(
+        "L-infinity distance allowed between the item_id distributions; 1: no check"))
+    max_rating_drift: float = setting(0.1, help=(
+        "Jensen-Shannon divergence allowed between the rating distributions; 1: no check"))
+    accept: bool = setting(False, help=(
+        "an operator's yes to a known change: a run whose new span drifts beyond the bounds "
+        "goes on, and the drift is recorded (`mtrec run --accept-drift`)"))
 
 
 @dataclasses.dataclass
@@ -236,6 +262,7 @@ class Config:
         "per core: the faster choice for large data; an earlier ExampleGen lost rows in "
         "this mode, which every boundary's count check now catches: docs/orchestrators.md)"))
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    drift: DriftConfig = dataclasses.field(default_factory=DriftConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     gate: GateConfig = dataclasses.field(default_factory=GateConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
@@ -264,6 +291,14 @@ class Config:
                and d.rating_min < d.rating_max, "data.rating_min",
                f"must be finite and below data.rating_max, got [{d.rating_min}, {d.rating_max}]")
         _check(d.eval_per_user >= 1, "data.eval_per_user", f"must be >= 1, got {d.eval_per_user}")
+        _check(1 <= d.window_spans <= 10_000, "data.window_spans",
+               f"must be in 1..10000, got {d.window_spans}")
+        _check(d.window_spans == 1 or d.uses_spans(), "data.window_spans",
+               f"needs a span spec ({', '.join(SPAN_SPECS)}) in data.file_pattern, got "
+               f"{d.file_pattern!r}")
+        for key in ("max_user_drift", "max_item_drift", "max_rating_drift"):
+            bound = getattr(self.drift, key)
+            _check(0 < bound <= 1, f"drift.{key}", f"must be in (0, 1], got {bound}")
         try:
             d.split_cutoff_seconds()
         except ValueError as error:

@@ -170,6 +170,21 @@ def check_file(path: str, config: Config) -> int:
     return rows
 
 
+def newest_span_pattern(ratings_dir: str, file_pattern: str) -> str:
+    """`file_pattern` with its span spec filled in for the newest span, found the way
+    ExampleGen's driver finds it (TFX's own function)."""
+    from tfx.components.example_gen import utils as example_gen_utils
+    from tfx.proto import example_gen_pb2
+
+    split = example_gen_pb2.Input.Split(name="all", pattern=file_pattern)
+    try:
+        example_gen_utils.calculate_splits_fingerprint_span_and_version(ratings_dir, [split])
+    except ValueError as error:
+        raise InputError(f"{ratings_dir}: no span matches {file_pattern!r} "
+                         f"(data.file_pattern): {error}") from error
+    return split.pattern
+
+
 def check_inputs(config: Config) -> None:
     """Raises InputError naming the file, row and column of the first problem found."""
     ratings_dir = config.data.ratings_dir
@@ -177,9 +192,12 @@ def check_inputs(config: Config) -> None:
         return  # remote storage: the ExampleValidator checks what ExampleGen reads
     if not os.path.isdir(ratings_dir):
         raise InputError(f"{ratings_dir}: ratings folder not found (data.ratings_dir / --data-dir)")
-    files = sorted(glob.glob(os.path.join(ratings_dir, config.data.file_pattern)))
+    pattern = config.data.file_pattern
+    if config.data.uses_spans():
+        pattern = newest_span_pattern(ratings_dir, pattern)
+    files = sorted(glob.glob(os.path.join(ratings_dir, pattern)))
     if not files:
-        raise InputError(f"{ratings_dir}: no file matches {config.data.file_pattern!r}")
+        raise InputError(f"{ratings_dir}: no file matches {pattern!r}")
     first_header = read_header(files[0])
     for path in files:
         header = read_header(path)

@@ -1,10 +1,13 @@
 """`create_pipeline`: the one pipeline definition every runner executes.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator
-             \\-> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (vs the previous span)
+   -> the span window -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
 
-Transform waits for the ExampleValidator, whose anomalies fail the run, so bad
-data never reaches training. StatisticsGen, Transform and the Evaluator check
+Transform waits for the ExampleValidator, whose anomalies (and drift) fail the
+run, so bad data never reaches training. Transform, the Trainer and the
+Evaluator read the span window: this run's span and the accepted spans before
+it (components/span_window.py); without a span spec in the file pattern that
+is this run's Examples alone. StatisticsGen, Transform and the Evaluator check
 that they saw every example ExampleGen wrote (components/boundary_counts.py).
 """
 
@@ -23,24 +26,60 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types.channel import Channel
-from tfx.types.standard_artifacts import Model, ModelBlessing
+from tfx.types.standard_artifacts import (ExampleAnomalies, Examples, ExampleStatistics, Model,
+                                          ModelBlessing)
 
 from mtrec.components.atomic_pusher import MIN_INDEX_RECALL_KEY, AtomicPushExecutor
 from mtrec.components.boundary_counts import (CountCheckingEvaluator, CountCheckingStatisticsGen,
                                              CountCheckingTransform)
 from mtrec.components.baseline_resolver import (BLESSING_KEY, CANDIDATE_KEY, MODEL_KEY,
                                                 LatestBlessedOtherModelStrategy)
-from mtrec.components.validation import Constraints, ValidatingExampleValidator
+from mtrec.components import span_window
+from mtrec.components.validation import Constraints, DriftBounds, ValidatingExampleValidator
 from mtrec.components.split_example_gen import EVAL_SPLIT, TRAIN_SPLIT, create_example_gen
 from mtrec.pipeline.code_version import file_version, model_code_version
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.gate import build_eval_config
 from mtrec.serving.versions import model_base_dir
+from mtrec.trainer_module.features import ITEM_ID, USER_ID
+
+EXAMPLE_GEN_ID = "CsvExampleGen"
+STATISTICS_GEN_ID = "StatisticsGen"
+EXAMPLE_VALIDATOR_ID = "ExampleValidator"
+
+
+def _id_statistics_options():
+    """StatisticsGen's options with spans: the ids' distributions as categories (what
+    the drift check compares), whether the ids are numbers or strings."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = schema_pb2.Schema()
+    for name in (USER_ID, ITEM_ID):
+        feature = schema.feature.add(name=name, type=schema_pb2.INT)
+        feature.int_domain.is_categorical = True
+    return tfdv.StatsOptions(schema=schema)
+
+
+def _accepted_spans() -> Channel:
+    """Every ExampleAnomalies the validator published, in every run: one per span it
+    passed. (A new channel for each resolver: the compiler keys inputs by channel.)"""
+    return _every_run(ExampleAnomalies, EXAMPLE_VALIDATOR_ID)
+
+
+def _every_run(artifact_type, producer_id: str) -> Channel:
+    """The artifacts of `artifact_type` `producer_id` made in any run of the pipeline.
+
+    Without an output key: the compiler keys a channel with both by producer and
+    key alone, so it would merge it with the producer's output channel for this run.
+    """
+    return Channel(type=artifact_type, producer_component_id=producer_id)
 
 
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[Any] = None,
-                    baseline_excludes_candidate: bool = True) -> Pipeline:
+                    baseline_excludes_candidate: bool = True,
+                    span_resolvers: bool = True) -> Pipeline:
     """Builds the TFX pipeline for `config` (already validated).
 
     `metadata_connection_config` is the runner's choice: SQLite for the local
@@ -48,7 +87,9 @@ def create_pipeline(config: Config,
     `baseline_excludes_candidate` picks the Evaluator's baseline: the latest
     blessed model other than this run's (components/baseline_resolver.py), or
     the latest blessed model, for orchestrators that cannot give a Resolver
-    this run's model alone (Kubeflow V2, Airflow).
+    this run's model alone (Kubeflow V2, Airflow). `span_resolvers` False
+    (Kubeflow V2, which compiles only TFX's own strategies) leaves out the span
+    window and the drift check: each run uses its own span alone.
     """
     code_version = model_code_version()
     trainer_settings = dataclasses.replace(
@@ -57,16 +98,44 @@ def create_pipeline(config: Config,
     example_gen = create_example_gen(config.data.ratings_dir, config.data.file_pattern,
                                      config.data.split_spec())
     statistics_gen = CountCheckingStatisticsGen(
-        examples=example_gen.outputs["examples"]).with_id("StatisticsGen")
+        examples=example_gen.outputs["examples"],
+        stats_options=_id_statistics_options() if config.data.uses_spans() else None,
+    ).with_id(STATISTICS_GEN_ID)
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    span_nodes = []
+    previous_statistics = None
+    if span_resolvers:
+        previous_span = Resolver(
+            strategy_class=span_window.PreviousSpanStatisticsStrategy,
+            **{span_window.THIS_RUN_KEY: statistics_gen.outputs["statistics"],
+               span_window.STATISTICS_KEY: _every_run(ExampleStatistics, STATISTICS_GEN_ID),
+               span_window.ANOMALIES_KEY: _accepted_spans()},
+        ).with_id("previous_span_statistics_resolver")
+        previous_statistics = previous_span.outputs[span_window.STATISTICS_KEY]
+        span_nodes.append(previous_span)
     example_validator = ValidatingExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         constraints=Constraints.for_data(config.data.ratings_dir, config.data.has_ratings,
                                          config.data.rating_min, config.data.rating_max),
-    ).with_id("ExampleValidator")
+        drift=DriftBounds(**dataclasses.asdict(config.drift)),
+        previous_statistics=previous_statistics,
+    ).with_id(EXAMPLE_VALIDATOR_ID)
+    window = example_gen.outputs["examples"]
+    if span_resolvers:
+        span_window_resolver = Resolver(
+            strategy_class=span_window.RollingSpanWindowStrategy,
+            config={"num_spans": config.data.window_spans},
+            **{span_window.THIS_RUN_KEY: example_gen.outputs["examples"],
+               span_window.EXAMPLES_KEY: _every_run(Examples, EXAMPLE_GEN_ID),
+               span_window.ANOMALIES_KEY: _accepted_spans()},
+        ).with_id("span_window_resolver")
+        # After this run's validator, whose anomalies artifact accepts this run's span.
+        span_window_resolver.add_upstream_node(example_validator)
+        window = span_window_resolver.outputs[span_window.EXAMPLES_KEY]
+        span_nodes.append(span_window_resolver)
     transform = CountCheckingTransform(
-        examples=example_gen.outputs["examples"],
+        examples=window,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="mtrec.trainer_module.preprocessing.preprocessing_fn",
         custom_config={**config.side_features(), "code_version": code_version},
@@ -96,7 +165,7 @@ def create_pipeline(config: Config,
             model_blessing=Channel(type=ModelBlessing),
         ).with_id("latest_blessed_model_resolver")
     evaluator = CountCheckingEvaluator(
-        examples=example_gen.outputs["examples"],
+        examples=window,
         example_splits=[EVAL_SPLIT],
         model=trainer.outputs["model"],
         baseline_model=latest_blessed_model.outputs["model"],
@@ -118,8 +187,9 @@ def create_pipeline(config: Config,
     return Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, latest_blessed_model, evaluator, pusher],
+        # (TFX orders the nodes by their dependencies.)
+        components=[example_gen, statistics_gen, schema_gen, example_validator, *span_nodes,
+                    transform, trainer, latest_blessed_model, evaluator, pusher],
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

@@ -107,7 +107,7 @@ def test_transform_check_passes_on_the_run_and_fails_on_a_lossy_copy(sample_run,
     transformed = _artifact(sample_run, "Transform", "transformed_examples",
                             standard_artifacts.Examples)
     assert examples.has_custom_property("records_train")
-    boundary_counts.check_transformed(examples, transformed, ["train", "eval"])
+    boundary_counts.check_transformed([examples], [transformed], ["train", "eval"])
     copy = standard_artifacts.Examples()  # the session's run stays whole
     copy.uri, copy.split_names = str(tmp_path / "transformed"), transformed.split_names
     shutil.copytree(transformed.uri, copy.uri)
@@ -115,7 +115,7 @@ def test_transform_check_passes_on_the_run_and_fails_on_a_lossy_copy(sample_run,
     train = boundary_counts.written_count(examples, "train")
     with pytest.raises(RecordsLostError, match=f"Transform saw {train - 1:,} records of the "
                                                f"train split, but ExampleGen wrote {train:,}"):
-        boundary_counts.check_transformed(examples, copy, ["train", "eval"])
+        boundary_counts.check_transformed([examples], [copy], ["train", "eval"])
 
 
 @pytest.mark.e2e
@@ -126,9 +126,9 @@ def test_evaluator_check_counts_the_eval_split_and_fails_on_a_missing_example(sa
                            standard_artifacts.ModelEvaluation)
     eval_ = boundary_counts.written_count(examples, "eval")
     assert boundary_counts.evaluated_count(evaluation.uri) == eval_
-    boundary_counts.check_evaluated(examples, evaluation.uri, ["eval"])
+    boundary_counts.check_evaluated([examples], evaluation.uri, ["eval"])
     # ExampleGen wrote one example more than the Evaluator saw: one lost between them.
     examples.set_int_custom_property("records_eval", eval_ + 1)
     with pytest.raises(RecordsLostError, match=f"The Evaluator saw {eval_:,} records of the "
                                                f"eval split, but ExampleGen wrote {eval_ + 1:,}"):
-        boundary_counts.check_evaluated(examples, evaluation.uri, ["eval"])
+        boundary_counts.check_evaluated([examples], evaluation.uri, ["eval"])

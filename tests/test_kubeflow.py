@@ -52,3 +52,24 @@ def test_compile_kubeflow_pipeline_spec(tmp_path, capsys):
               if "container" in executor}
     assert len(images) >= 8 and set(images.values()) == {IMAGE}
     assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+
+
+def test_compile_kubeflow_with_spans_reads_the_newest_span_alone(tmp_path, capsys):
+    base = ["compile", "kubeflow", "--image", IMAGE, "--set", "pipeline_root=gs://bucket/root",
+            "--set", "data.ratings_dir=gs://bucket/ratings",
+            "--set", "data.file_pattern=span-{SPAN}/*.csv"]
+    output = tmp_path / "spans.json"
+    assert cli.main([*base, "-o", str(output)]) == 0, capsys.readouterr().err
+    spec = json_format.ParseDict(json.loads(output.read_text())["pipelineSpec"],
+                                 pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    input_config = json.loads(tasks["CsvExampleGen"].inputs.parameters["input_config"]
+                              .runtime_value.constant_value.string_value)
+    assert input_config["splits"][0]["pattern"] == "span-{SPAN}/*.csv"
+    # Kubeflow V2 compiles only TFX's own strategies: each run uses its own span alone.
+    assert not any("span" in name for name in tasks)
+    transform_examples = tasks["Transform"].inputs.artifacts["examples"].task_output_artifact
+    assert transform_examples.producer_task == "CsvExampleGen"
+
+    assert cli.main([*base, "-o", str(output), "--set", "data.window_spans=2"]) == 2
+    assert "data.window_spans: Kubeflow V2 runs each span alone" in capsys.readouterr().err

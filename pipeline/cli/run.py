@@ -12,7 +12,8 @@ from mtrec.pipeline.runtime.errors import UserFacingError
 # `mtrec run` options and the config keys they set.
 _RUN_FLAGS = (("data_dir", "data.ratings_dir"), ("items_file", "data.items_file"),
               ("pipeline_root", "pipeline_root"), ("serving_dir", "serving.serving_dir"),
-              ("objective", "model.objective"), ("epochs", "model.epochs"))
+              ("objective", "model.objective"), ("epochs", "model.epochs"),
+              ("accept_drift", "drift.accept"))
 
 
 def _help(key: str) -> str:
@@ -36,6 +37,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--serving-dir", help=_help("serving.serving_dir"))
     run.add_argument("--objective", choices=OBJECTIVES, help=_help("model.objective"))
     run.add_argument("--epochs", type=int, help=_help("model.epochs"))
+    run.add_argument("--accept-drift", action="store_true", default=None,
+                     help=_help("drift.accept"))
     run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                      help="an Apache Beam pipeline option for the data components, e.g. "
                           "--beam-arg=--direct_running_mode=multi_processing (repeatable; "

@@ -41,15 +41,18 @@ def runs_table(metadata_path: str) -> Table:
         gate = {None: "–", True: "[green]blessed[/]", False: "[red]refused[/]"}[result.blessed]
         if "failed" in states:
             gate = "[red]failed[/]"
-        rows.append((run_id, f"{result.seconds:.0f}", f"{states.count('ran')}/{len(states)}",
+        spans = ",".join(str(span) for span in result.spans_used) or str(result.span_read)
+        rows.append((run_id, spans if result.uses_spans else "–", f"{result.seconds:.0f}",
+                     f"{states.count('ran')}/{len(states)}",
                      f"{gated.value:.4f}" if gated else "–",
                      "–" if rmse is None else f"{rmse:.4f}", gate,
                      result.pushed_version or ("refused" if result.push_refused else "–")))
     metric = " / ".join(sorted(gated_names)) or "the gated top-K metric"
-    table = Table(title=f"Runs in {metadata_path}, oldest first\n(top-K: {metric}; "
-                        f"ran: components run, the rest cached)", title_justify="left",
+    table = Table(title=f"Runs in {metadata_path}, oldest first\n(spans: trained on, newest "
+                        f"first; top-K: {metric}; ran: components run, the rest cached)",
+                  title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("run (UTC)", "s", "ran", "top-K", "rmse", "gate", "pushed"):
+    for column in ("run (UTC)", "spans", "s", "ran", "top-K", "rmse", "gate", "pushed"):
         table.add_column(column, justify="left" if column in ("run (UTC)", "gate") else "right",
                          no_wrap=True)
     for row in rows:

@@ -117,6 +117,10 @@ def _data_section(result: RunResult) -> str:
                             numeric=(1, 2, 3), css="counts"))
     if result.split:
         parts.append(f"<p>Split: {_e(describe_split(result.split))}</p>")
+    if result.uses_spans:
+        parts.append(f"<p>Spans: {_e(result.spans_text())}</p>")
+    if result.drift_accepted:
+        parts.append(f"<p>Drift accepted (drift.accept): {_e(result.drift_accepted)}</p>")
     if result.anomalies:
         parts.append("<p><b>Anomalies found by ExampleValidator:</b></p><ul>"
                      + "".join(f"<li>{_e(a)}</li>" for a in result.anomalies) + "</ul>")

@@ -20,6 +20,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from mtrec.components.split_example_gen import SPLIT_PROPERTY
+from mtrec.components.validation import DRIFT_ACCEPTED_PROPERTY
 
 # Output artifacts by "<component>.<output key>" (RunResult.artifact_uris).
 EXAMPLES = "CsvExampleGen.examples"
@@ -74,6 +75,23 @@ class RunResult:
     anomalies: List[str] = dataclasses.field(default_factory=list)  # "split: feature: what"
     exec_properties: Dict[str, Dict[str, Any]] = dataclasses.field(default_factory=dict)
     gate_note: str = ""  # e.g. why the gated K is not the configured one
+    span_read: Optional[int] = None  # the span ExampleGen read (0: no span spec)
+    spans_used: List[int] = dataclasses.field(default_factory=list)  # Transform's, newest first
+    drift_accepted: str = ""  # the drift an operator let through, as the validator saw it
+
+    @property
+    def uses_spans(self) -> bool:
+        return bool(self.span_read) or len(self.spans_used) > 1
+
+    def spans_text(self) -> str:
+        """e.g. 'read span 3; trained and evaluated on spans 3, 2', or '' without spans."""
+        if not self.uses_spans:
+            return ""
+        text = f"read span {self.span_read}"
+        if self.spans_used:
+            used = ", ".join(str(span) for span in self.spans_used)
+            return f"{text}; trained and evaluated on span{'s' * (len(self.spans_used) > 1)} {used}"
+        return f"{text}; nothing trained on it"
 
     @property
     def seconds(self) -> float:
@@ -315,6 +333,14 @@ def read_anomalies(anomalies_uri: str) -> List[str]:
     return found
 
 
+def artifact_span(artifact: metadata_store_pb2.Artifact) -> int:
+    """An MLMD artifact's span: ExampleGen's custom property, else the `span` property
+    (components/span_window.py says why both)."""
+    if "span" in artifact.custom_properties:
+        return int(artifact.custom_properties["span"].int_value)
+    return int(artifact.properties["span"].int_value) if "span" in artifact.properties else 0
+
+
 def _properties(execution: metadata_store_pb2.Execution) -> Dict[str, Any]:
     """An execution's recorded settings (TFX exec properties), JSON decoded where they are JSON."""
     values = {}
@@ -359,6 +385,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
     outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
     artifact_uris: Dict[str, str] = {}
     types = {t.id: t.name for t in store.get_artifact_types()}
+    spans_used: List[int] = []
     for execution in executions:
         node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
         component = node.split(".", 1)[1]
@@ -366,8 +393,13 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "unknown"),
                                        seconds))
         exec_properties[component] = _properties(execution)
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type == metadata_store_pb2.Event.OUTPUT]
+        all_events = store.get_events_by_execution_ids([execution.id])
+        events = [e for e in all_events if e.type == metadata_store_pb2.Event.OUTPUT]
+        if component == "Transform":  # the span window it read
+            read = [e.artifact_id for e in all_events if e.type == metadata_store_pb2.Event.INPUT
+                    and e.path.steps and e.path.steps[0].key == "examples"]
+            spans_used = sorted((artifact_span(a) for a in store.get_artifacts_by_id(read)),
+                                reverse=True)
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         for event in events:
             artifact = artifacts[event.artifact_id]
@@ -384,10 +416,15 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
             pushed_path = pushed.custom_properties["pushed_destination"].string_value
         elif "refused_reason" in pushed.custom_properties:
             refused = pushed.custom_properties["refused_reason"].string_value
-    split = None
+    split, span_read = None, None
     for examples in outputs.get("Examples", []):
         if SPLIT_PROPERTY in examples.custom_properties:
             split = json.loads(examples.custom_properties[SPLIT_PROPERTY].string_value)
+            span_read = artifact_span(examples)
+    drift_accepted = "".join(
+        anomalies.custom_properties[DRIFT_ACCEPTED_PROPERTY].string_value
+        for anomalies in outputs.get("ExampleAnomalies", [])
+        if DRIFT_ACCEPTED_PROPERTY in anomalies.custom_properties)
     data, anomalies = [], []
     if with_details and STATISTICS in artifact_uris:
         data = read_split_counts(artifact_uris[STATISTICS])
@@ -395,7 +432,8 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         anomalies = read_anomalies(artifact_uris[ANOMALIES])
     return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
                      artifact_uris, started=run.create_time_since_epoch / 1000, data=data,
-                     anomalies=anomalies, exec_properties=exec_properties, gate_note=note)
+                     anomalies=anomalies, exec_properties=exec_properties, gate_note=note,
+                     span_read=span_read, spans_used=spans_used, drift_accepted=drift_accepted)
 
 
 def describe_split(split: Dict[str, Any]) -> str:

@@ -58,6 +58,11 @@ def print_data(result: RunResult) -> None:
         console.print(data_table(result))
     if result.split:
         console.print(f"Split: {describe_split(result.split)}")
+    if result.uses_spans:
+        console.print(f"Spans: {result.spans_text()}", highlight=False)
+    if result.drift_accepted:
+        console.print(f"[bold yellow]Drift accepted (drift.accept):[/] {result.drift_accepted}",
+                      highlight=False, soft_wrap=True)
     if result.anomalies:
         console.print(f"[bold yellow]Anomalies ({len(result.anomalies)}):[/]")
         for line in result.anomalies:
