@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 
 from rich import box
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from mtrec.pipeline.runs.results import RunResult, list_runs, read_run
@@ -61,7 +63,11 @@ def runs_table(metadata_path: str) -> Table:
 
 
 def print_runs(metadata_path: str) -> None:
-    console.print(runs_table(metadata_path))
+    """Prints the runs table whole: wider than the terminal (or than 80 columns,
+    when piped) rather than with run ids cut short, since they are typed back."""
+    table = runs_table(metadata_path)
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(width=max(console.width, needed)).print(table)
 
 
 def settings_table(result: RunResult) -> Table:
