@@ -34,20 +34,25 @@ MODEL_KEY = "model"  # every Model in the pipeline
 BLESSING_KEY = "model_blessing"  # every ModelBlessing in the pipeline
 
 
+def blessing_by_model(blessings: List[types.Artifact]) -> Dict[int, types.Artifact]:
+    """{model id: its ModelBlessing} for the models the Evaluator blessed."""
+    return {
+        blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY):
+            blessing
+        for blessing in blessings
+        if blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1}
+
+
 def latest_blessed_other_than(candidates: List[types.Artifact], models: List[types.Artifact],
                               blessings: List[types.Artifact]
                               ) -> Dict[str, List[types.Artifact]]:
     """{model: [the newest blessed model not in candidates], model_blessing: [its blessing]};
     empty lists when there is none."""
     excluded = {model.id for model in candidates}
-    blessing_by_model = {
-        blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY):
-            blessing
-        for blessing in blessings
-        if blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1}
+    blessed = blessing_by_model(blessings)
     for model in sorted(models, key=lambda artifact: artifact.id, reverse=True):
-        if model.id in blessing_by_model and model.id not in excluded:
-            return {MODEL_KEY: [model], BLESSING_KEY: [blessing_by_model[model.id]]}
+        if model.id in blessed and model.id not in excluded:
+            return {MODEL_KEY: [model], BLESSING_KEY: [blessed[model.id]]}
     return {MODEL_KEY: [], BLESSING_KEY: []}
 
 

@@ -135,6 +135,10 @@ class ModelConfig:
     rating_hidden_units: List[int] = setting(factory=lambda: [64, 32], help=(
         "rating MLP layer sizes"))
     epochs: int = setting(10, help="training epochs (0 trains nothing: useful to test the gate)")
+    warm_start: bool = setting(False, help=(
+        "start from the last blessed model: the embeddings and biases of every id in both "
+        "vocabularies, and the rating head, are carried over; new ids start fresh"))
+    warm_start_epochs: int = setting(3, help="training epochs of a warm-started run")
     max_examples_seen: int = setting(20_000_000, help=(
         "training budget: fewer epochs than `epochs` when they would see more examples "
         "than this (at least 1; 0: no budget), so that large data costs less per rating"))
@@ -316,6 +320,8 @@ class Config:
         _check(all(u >= 1 for u in m.rating_hidden_units), "model.rating_hidden_units",
                f"must be positive layer sizes, got {m.rating_hidden_units}")
         _check(0 <= m.epochs <= 10_000, "model.epochs", f"must be in 0..10000, got {m.epochs}")
+        _check(0 <= m.warm_start_epochs <= 10_000, "model.warm_start_epochs",
+               f"must be in 0..10000, got {m.warm_start_epochs}")
         _check(m.max_examples_seen >= 0, "model.max_examples_seen",
                f"must be >= 0, got {m.max_examples_seen}")
         _check(1 <= m.batch_size <= 1_000_000, "model.batch_size", f"must be in 1..1000000, got {m.batch_size}")
@@ -377,6 +383,7 @@ class Config:
             retrieval_weight=retrieval,
             rating_weight=rating,
             epochs=self.model.epochs,
+            warm_start_epochs=self.model.warm_start_epochs,
             max_examples_seen=self.model.max_examples_seen,
             batch_size=self.model.batch_size,
             learning_rate=self.model.learning_rate,

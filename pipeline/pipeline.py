@@ -1,7 +1,8 @@
 """`create_pipeline`: the one pipeline definition every runner executes.
 
 CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (vs the previous span)
-   -> the span window -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+   -> the span window -> Transform -> Trainer (warm: from the last blessed model)
+   -> Evaluator (vs latest blessed) -> Pusher
 
 Transform waits for the ExampleValidator, whose anomalies (and drift) fail the
 run, so bad data never reaches training. Transform, the Trainer and the
@@ -18,7 +19,7 @@ from typing import Any, Optional
 
 # Not `from tfx import v1`: it also imports the Google Cloud extensions, a
 # large share of the import time every run and every cached re-run pays.
-from tfx.components import Pusher, SchemaGen, Trainer
+from tfx.components import Pusher, SchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -34,9 +35,10 @@ from mtrec.components.boundary_counts import (CountCheckingEvaluator, CountCheck
                                              CountCheckingTransform)
 from mtrec.components.baseline_resolver import (BLESSING_KEY, CANDIDATE_KEY, MODEL_KEY,
                                                 LatestBlessedOtherModelStrategy)
-from mtrec.components import span_window
+from mtrec.components import span_window, warm_start_resolver
 from mtrec.components.validation import Constraints, DriftBounds, ValidatingExampleValidator
 from mtrec.components.split_example_gen import EVAL_SPLIT, TRAIN_SPLIT, create_example_gen
+from mtrec.components.window_trainer import SpanWindowTrainer
 from mtrec.pipeline.code_version import file_version, model_code_version
 from mtrec.pipeline.config import Config
 from mtrec.pipeline.gate import build_eval_config
@@ -79,7 +81,7 @@ def _every_run(artifact_type, producer_id: str) -> Channel:
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[Any] = None,
                     baseline_excludes_candidate: bool = True,
-                    span_resolvers: bool = True) -> Pipeline:
+                    custom_strategies: bool = True) -> Pipeline:
     """Builds the TFX pipeline for `config` (already validated).
 
     `metadata_connection_config` is the runner's choice: SQLite for the local
@@ -87,9 +89,10 @@ def create_pipeline(config: Config,
     `baseline_excludes_candidate` picks the Evaluator's baseline: the latest
     blessed model other than this run's (components/baseline_resolver.py), or
     the latest blessed model, for orchestrators that cannot give a Resolver
-    this run's model alone (Kubeflow V2, Airflow). `span_resolvers` False
+    this run's model alone (Kubeflow V2, Airflow). `custom_strategies` False
     (Kubeflow V2, which compiles only TFX's own strategies) leaves out the span
-    window and the drift check: each run uses its own span alone.
+    window and the drift check, so each run uses its own span alone, and warm
+    starts from the latest blessed model.
     """
     code_version = model_code_version()
     trainer_settings = dataclasses.replace(
@@ -103,9 +106,9 @@ def create_pipeline(config: Config,
     ).with_id(STATISTICS_GEN_ID)
     schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
-    span_nodes = []
+    resolvers = []
     previous_statistics = None
-    if span_resolvers:
+    if custom_strategies:
         previous_span = Resolver(
             strategy_class=span_window.PreviousSpanStatisticsStrategy,
             **{span_window.THIS_RUN_KEY: statistics_gen.outputs["statistics"],
@@ -113,7 +116,7 @@ def create_pipeline(config: Config,
                span_window.ANOMALIES_KEY: _accepted_spans()},
         ).with_id("previous_span_statistics_resolver")
         previous_statistics = previous_span.outputs[span_window.STATISTICS_KEY]
-        span_nodes.append(previous_span)
+        resolvers.append(previous_span)
     example_validator = ValidatingExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         constraints=Constraints.for_data(config.data.ratings_dir, config.data.has_ratings,
@@ -122,7 +125,7 @@ def create_pipeline(config: Config,
         previous_statistics=previous_statistics,
     ).with_id(EXAMPLE_VALIDATOR_ID)
     window = example_gen.outputs["examples"]
-    if span_resolvers:
+    if custom_strategies:
         span_window_resolver = Resolver(
             strategy_class=span_window.RollingSpanWindowStrategy,
             config={"num_spans": config.data.window_spans},
@@ -133,7 +136,7 @@ def create_pipeline(config: Config,
         # After this run's validator, whose anomalies artifact accepts this run's span.
         span_window_resolver.add_upstream_node(example_validator)
         window = span_window_resolver.outputs[span_window.EXAMPLES_KEY]
-        span_nodes.append(span_window_resolver)
+        resolvers.append(span_window_resolver)
     transform = CountCheckingTransform(
         examples=window,
         schema=schema_gen.outputs["schema"],
@@ -144,14 +147,31 @@ def create_pipeline(config: Config,
         # share of its time (measured: docs/benchmarks.md).
         disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(example_validator)
-    trainer = Trainer(
+    base_model = None
+    if config.model.warm_start:
+        if custom_strategies:
+            warm_start_model = Resolver(
+                strategy_class=warm_start_resolver.WarmStartModelStrategy,
+                **{warm_start_resolver.EXAMPLES_KEY: example_gen.outputs["examples"],
+                   warm_start_resolver.MODEL_KEY: Channel(type=Model),
+                   warm_start_resolver.BLESSING_KEY: Channel(type=ModelBlessing)},
+            ).with_id("warm_start_model_resolver")
+        else:
+            warm_start_model = Resolver(
+                strategy_class=LatestBlessedModelStrategy,
+                model=Channel(type=Model), model_blessing=Channel(type=ModelBlessing),
+            ).with_id("warm_start_model_resolver")
+        base_model = warm_start_model.outputs["model"]
+        resolvers.append(warm_start_model)
+    trainer = SpanWindowTrainer(
         run_fn="mtrec.trainer_module.trainer.run_fn",
+        base_model=base_model,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=trainer_settings.to_custom_config())
+        custom_config=trainer_settings.to_custom_config()).with_id("Trainer")
     if baseline_excludes_candidate:
         latest_blessed_model = Resolver(
             strategy_class=LatestBlessedOtherModelStrategy,
@@ -188,7 +208,7 @@ def create_pipeline(config: Config,
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         # (TFX orders the nodes by their dependencies.)
-        components=[example_gen, statistics_gen, schema_gen, example_validator, *span_nodes,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, *resolvers,
                     transform, trainer, latest_blessed_model, evaluator, pusher],
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,

@@ -1,27 +1,31 @@
-"""Spans on real runs: the sample cut by time into three spans that arrive one per run.
+"""Spans and warm starts on real runs: the sample cut by time into three spans that
+arrive one per run, with model.warm_start on.
 
-1. span 1 arrives: the run reads it alone, and is blessed and pushed;
+1. span 1 arrives: the run reads it alone, trains from scratch (nothing was
+   blessed before), and is blessed and pushed;
 2. span 2 arrives: the run reads span 2 alone (ExampleGen), trains and evaluates
-   on spans 2 and 1 (data.window_spans = 2), every record of both counted;
+   on spans 2 and 1 (data.window_spans = 2), every record of both counted,
+   warm-started from run 1's model for model.warm_start_epochs;
 3. span 3 arrives with its ratings shifted to 1: the drift check against span 2
    stops the run before Transform, naming the column, the distance and the
    bound, and the served version stays run 2's;
-4. the same with --accept-drift: it goes on, trains on spans 3 and 2, and the
-   accepted drift is recorded and shown.
+4. the same with --accept-drift: it goes on, trains on spans 3 and 2 from run
+   2's model, and the accepted drift is recorded and shown;
+5. the same again: everything but the resolvers comes from the cache, since the
+   warm start resolves to run 2's model as before.
 
 `mtrec runs` then lists the spans of each run.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
-import pathlib
 import subprocess
 import sys
 
 import pytest
+from span_data import write_spans
 
 from mtrec.pipeline.config import metadata_path
 from mtrec.pipeline.runs.results import RunResult, open_store, read_run
@@ -30,7 +34,6 @@ from mtrec.serving.versions import published_versions
 pytestmark = pytest.mark.e2e  # runs the pipeline
 
 MTREC = os.path.join(os.path.dirname(sys.executable), "mtrec")
-SAMPLE = pathlib.Path(__file__).resolve().parent.parent / "data" / "sample" / "ratings" / "ratings.csv"
 
 
 @dataclasses.dataclass
@@ -41,29 +44,11 @@ class Run:
     versions: list  # the serving folder's versions after the run
 
 
-def _write_spans(folder: pathlib.Path) -> list:
-    """The sample's rows by timestamp, in three spans; span 3's ratings all 1."""
-    with SAMPLE.open() as handle:
-        reader = csv.DictReader(handle)
-        rows = sorted(reader, key=lambda row: int(row["timestamp"]))
-        fields = reader.fieldnames
-    third = len(rows) // 3
-    spans = [rows[:third], rows[third:2 * third], rows[2 * third:]]
-    for number, span in enumerate(spans, start=1):
-        target = folder / f"span-{number}"
-        target.mkdir(parents=True)
-        with (target / "ratings.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows({**row, "rating": "1"} if number == 3 else row for row in span)
-    return [len(span) for span in spans]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("spans")
     arriving = root / "arriving"
-    sizes = _write_spans(arriving)
+    sizes = write_spans(arriving)
     ratings = root / "ratings"
     ratings.mkdir()
     pipeline_root = root / "pipeline"
@@ -74,6 +59,7 @@ def runs(tmp_path_factory):
             [MTREC, "run", "--data-dir", str(ratings), "--pipeline-root", str(pipeline_root),
              "--serving-dir", str(root / "serving"), "--epochs", "3",
              "--set", "data.file_pattern=span-{SPAN}/*.csv", "--set", "data.window_spans=2",
+             "--set", "model.warm_start=true", "--set", "model.warm_start_epochs=2",
              "--set", "gate.min_lift_over_most_popular=-0.99",
              "--set", "gate.min_rmse_gain_over_biases=-0.99", *extra],
             capture_output=True, text=True, timeout=900)
@@ -85,6 +71,7 @@ def runs(tmp_path_factory):
     for span in (1, 2, 3):
         os.rename(arriving / f"span-{span}", ratings / f"span-{span}")
         history.append(run())
+    history.append(run("--accept-drift"))
     history.append(run("--accept-drift"))
     return root, sizes, history
 
@@ -105,6 +92,8 @@ def test_the_first_span_is_read_alone_and_pushed(runs):
     assert (first.result.span_read, first.result.spans_used) == (1, [1])
     assert first.result.blessed and first.result.pushed_path
     assert "Spans: read span 1; trained and evaluated on span 1" in first.output
+    trained = first.result.training_history()
+    assert trained["warm_start"] is None and trained["epochs"] == 3
 
 
 def test_the_second_run_reads_its_span_and_trains_on_the_window(runs):
@@ -112,6 +101,13 @@ def test_the_second_run_reads_its_span_and_trains_on_the_window(runs):
     assert second.exit_code == 0, second.output
     assert (second.result.span_read, second.result.spans_used) == (2, [2, 1])
     assert "Spans: read span 2; trained and evaluated on spans 2, 1" in second.output
+    trained = second.result.training_history()
+    assert trained["epochs"] == 2  # model.warm_start_epochs
+    warm = trained["warm_start"]
+    assert warm["base_model"].startswith(first.result.artifact_uris["Trainer.model"])
+    assert warm["users_carried"] > 0 and warm["items_carried"] > 0
+    assert warm["carried"] == ["embeddings", "biases", "mlp", "global_bias"]
+    assert f"Warm start: {warm['users_carried']:,} users and" in second.output
     store = open_store(metadata_path(str(root / "pipeline")))
     examples = {artifact.id: artifact for artifact in store.get_artifacts_by_type("Examples")
                 if "span" in artifact.custom_properties}
@@ -130,7 +126,7 @@ def test_the_second_run_reads_its_span_and_trains_on_the_window(runs):
 
 
 def test_a_drifted_span_is_refused_before_transform_and_nothing_is_pushed(runs):
-    root, _, (first, second, drifted, _) = runs
+    root, _, (first, second, drifted, *_) = runs
     assert drifted.exit_code == 2, drifted.output
     assert ("column rating (train split): Jensen-Shannon divergence 1 from span 2, the "
             "previous accepted one, above drift.max_rating_drift = 0.1") in drifted.output
@@ -144,13 +140,24 @@ def test_a_drifted_span_is_refused_before_transform_and_nothing_is_pushed(runs):
 
 
 def test_accepted_drift_goes_on_and_is_recorded(runs):
-    root, _, (first, second, drifted, accepted) = runs
+    root, _, (first, second, drifted, accepted, _) = runs
     assert accepted.exit_code == 0, accepted.output
     assert accepted.result.spans_used == [3, 2]
     assert "drift.max_rating_drift = 0.1" in accepted.result.drift_accepted
     assert "Drift accepted (drift.accept)" in accepted.output
     # Two pushes before the refusal, one after it: the refused run pushed nothing.
     assert len(accepted.versions) == 3 and accepted.result.pushed_path
+    warm = accepted.result.training_history()["warm_start"]
+    assert warm["base_model"].startswith(second.result.artifact_uris["Trainer.model"])
+
+
+def test_an_unchanged_rerun_of_a_warm_started_run_comes_from_the_cache(runs):
+    root, _, (*_, accepted, again) = runs
+    assert again.exit_code == 0, again.output
+    states = {c.component: c.state for c in again.result.components}
+    assert all(state == "cached" for name, state in states.items()
+               if not name.endswith("_resolver")), states
+    assert again.versions == accepted.versions
 
 
 def test_runs_lists_the_spans_of_each_run(runs):
@@ -160,4 +167,4 @@ def test_runs_lists_the_spans_of_each_run(runs):
                              env=dict(os.environ, COLUMNS="200"))
     assert listing.returncode == 0, listing.stderr
     lines = [line.split() for line in listing.stdout.splitlines() if line.startswith("20")]
-    assert [line[1] for line in lines] == ["1", "2,1", "3", "3,2"]
+    assert [line[1] for line in lines] == ["1", "2,1", "3", "3,2", "3,2"]

@@ -23,6 +23,7 @@ class TrainingSettings:
     retrieval_weight: float
     rating_weight: float  # 0 when the data has no ratings (Config.loss_weights)
     epochs: int
+    warm_start_epochs: int  # the epochs of a run that starts from the last blessed model
     max_examples_seen: int  # 0: no budget; else fewer epochs where `epochs` would see more
     batch_size: int
     learning_rate: float
@@ -50,16 +51,18 @@ class TrainingSettings:
                 values[name] = tuple(values[name])
         return cls(**values)
 
-    def epochs_for(self, num_examples: int) -> int:
-        """Epochs to train on `num_examples` interactions: `epochs`, or fewer when
-        that would see more than `max_examples_seen` examples (at least one).
+    def epochs_for(self, num_examples: int, warm_start: bool = False) -> int:
+        """Epochs to train on `num_examples` interactions: `epochs` (`warm_start_epochs`
+        when starting from a base model), or fewer when that would see more than
+        `max_examples_seen` examples (at least one).
 
         Large data needs fewer passes over it: the cost per million ratings stays
         flat as the data grows (the quality cost is in docs/benchmarks.md).
         """
-        if self.max_examples_seen <= 0 or num_examples <= 0 or self.epochs == 0:
-            return self.epochs
-        return max(1, min(self.epochs, round(self.max_examples_seen / num_examples)))
+        epochs = self.warm_start_epochs if warm_start else self.epochs
+        if self.max_examples_seen <= 0 or num_examples <= 0 or epochs == 0:
+            return epochs
+        return max(1, min(epochs, round(self.max_examples_seen / num_examples)))
 
     def to_custom_config(self) -> Dict[str, Any]:
         """The settings as JSON-ready values (tuples become lists)."""

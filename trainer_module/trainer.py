@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from mtrec.trainer_module import export, features, rating_blend
+from mtrec.trainer_module import export, features, rating_blend, warm_start
 from mtrec.trainer_module.baselines import RatingBiases, fit_biases
 from mtrec.trainer_module.batches import shuffled_batches
 from mtrec.trainer_module.feature_tables import (FeatureTable, TokenLists, item_feature_table,
@@ -264,8 +264,13 @@ def run_fn(fn_args: FnArgs) -> None:
             spec.max_length, settings.seed)
     dataset = shuffled_batches(training_columns, settings.batch_size, settings.seed)
     clock.done("biases, tables and the model")
-    epochs = settings.epochs_for(len(train[features.USER_INDEX]))
-    if epochs != settings.epochs:
+    warm = None
+    if fn_args.base_model:
+        warm = warm_start.warm_start(model, fn_args.base_model, user_vocabulary, item_vocabulary)
+        logging.info("warm start from %s: %s", fn_args.base_model, warm.as_dict())
+        clock.done("the warm start")
+    epochs = settings.epochs_for(len(train[features.USER_INDEX]), warm_start=warm is not None)
+    if epochs != (settings.warm_start_epochs if warm else settings.epochs):
         logging.info("training %d epochs instead of %d: the budget is %d examples seen",
                      epochs, settings.epochs, settings.max_examples_seen)
     history = model.fit(dataset, epochs=epochs, verbose=2,
@@ -313,5 +318,6 @@ def run_fn(fn_args: FnArgs) -> None:
     clock.done("save")
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_history.json"), "w") as f:
         json.dump({"epochs": epochs, "history": history.history, "phase_seconds": clock.seconds,
+                   "warm_start": warm.as_dict() if warm else None,
                    "rating_correction_weights": (correction_weights.as_dict()
                                                  if correction_weights else None)}, f)

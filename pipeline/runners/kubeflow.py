@@ -9,7 +9,9 @@ directory) must be reachable from the cluster, e.g. gs:// URIs.
 Kubeflow V2 compiles only TFX's own resolver strategies, so the span window
 and the drift check (components/span_window.py) are left out: a span spec in
 the file pattern still makes each run read the newest span, and it trains and
-evaluates on that span alone; `data.window_spans` above 1 is refused.
+evaluates on that span alone; `data.window_spans` above 1 is refused. A warm
+start there begins from TFX's latest blessed model, so an unchanged re-run
+trains again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,6 @@ def compile_kubeflow(config: Config, output_path: str) -> str:
             display_name=config.pipeline_name, default_image=config.kubeflow.image),
         output_dir=directory, output_filename=filename)
     runner.run(create_pipeline(config, metadata_connection_config=None,
-                               baseline_excludes_candidate=False, span_resolvers=False),
+                               baseline_excludes_candidate=False, custom_strategies=False),
                write_out=True)
     return os.path.join(directory, filename)

@@ -1,8 +1,8 @@
 """`mtrec runs` and `mtrec show RUN`: the lineage TFX records in ML Metadata, readable.
 
-Local runs only: the LocalDagRunner records each run as a `pipeline_run`
-context in the pipeline root's metadata.sqlite. (The Airflow runner records
-its executions without that context, so its runs are not listed.)
+The LocalDagRunner records each run as a `pipeline_run` context in the
+pipeline root's metadata.sqlite, the Airflow runner as a `run` context in the
+same file; both are listed (pipeline/runs/results.py reads either).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from mtrec.pipeline.runs.results import RunResult, list_runs, read_run
 from mtrec.pipeline.runs.summary import (components_table, console, evaluation_table,
-                                         print_data, print_gate_and_push)
+                                         print_data, print_gate_and_push, print_training)
 from mtrec.trainer_module.features import RMSE_METRIC
 
 
@@ -97,6 +97,7 @@ def print_show(metadata_path: str, run_id: str) -> RunResult:
     print_data(result)
     console.print(settings_table(result))
     console.print(components_table(result))
+    print_training(result)
     if result.metrics:
         console.print(evaluation_table(result))
     print_gate_and_push(result)

@@ -358,11 +358,38 @@ def _properties(execution: metadata_store_pb2.Execution) -> Dict[str, Any]:
     return values
 
 
+# The context each kind of runner records a run as: TFX's IR-based runners (local,
+# Kubeflow) a `pipeline_run` named by the run id; its older launchers (Airflow) a
+# `run` named "<pipeline>.<run id>", with the run id as a property.
+_RUN_CONTEXT_TYPES = ("pipeline_run", "run")
+# Their executions' component: a `node` context "<pipeline>.<component>", or (older
+# launchers) the `component_id` property.
+_LEGACY_STATES = {"complete": "ran", "cached": "cached", "new": "not finished"}
+
+
+def _run_name(run: metadata_store_pb2.Context) -> str:
+    return run.properties["run_id"].string_value if "run_id" in run.properties else run.name
+
+
+def _runs(store: metadata_store.MetadataStore) -> List[metadata_store_pb2.Context]:
+    """Every run context, oldest first."""
+    return sorted((run for kind in _RUN_CONTEXT_TYPES for run in store.get_contexts_by_type(kind)),
+                  key=lambda run: run.create_time_since_epoch)
+
+
+def _component_and_state(store: metadata_store.MetadataStore,
+                         execution: metadata_store_pb2.Execution) -> tuple[str, str]:
+    if "component_id" in execution.properties:  # an older launcher's (Airflow)
+        state = execution.properties["state"].string_value if "state" in execution.properties else ""
+        return (execution.properties["component_id"].string_value,
+                _LEGACY_STATES.get(state, state or "unknown"))
+    node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
+    return node.split(".", 1)[1], _STATES.get(execution.last_known_state, "unknown")
+
+
 def list_runs(metadata_path: str) -> List[str]:
-    """Every run id recorded in `metadata_path`, oldest first."""
-    store = open_store(metadata_path)
-    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
-    return [run.name for run in runs]
+    """Every run id recorded in `metadata_path`, oldest first (local and Airflow runs)."""
+    return [_run_name(run) for run in _runs(open_store(metadata_path))]
 
 
 def read_run(metadata_path: str, run_id: Optional[str] = None,
@@ -373,9 +400,9 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
     listings of many runs.
     """
     store = open_store(metadata_path)
-    runs = sorted(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
+    runs = _runs(store)
     if run_id is not None:
-        runs = [run for run in runs if run.name == run_id]
+        runs = [run for run in runs if _run_name(run) == run_id]
     if not runs:
         raise LookupError(f"no run {run_id or ''} recorded in {metadata_path}")
     run = runs[-1]
@@ -387,11 +414,9 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
     types = {t.id: t.name for t in store.get_artifact_types()}
     spans_used: List[int] = []
     for execution in executions:
-        node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == "node")
-        component = node.split(".", 1)[1]
+        component, state = _component_and_state(store, execution)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-        components.append(ComponentRun(component, _STATES.get(execution.last_known_state, "unknown"),
-                                       seconds))
+        components.append(ComponentRun(component, state, seconds))
         exec_properties[component] = _properties(execution)
         all_events = store.get_events_by_execution_ids([execution.id])
         events = [e for e in all_events if e.type == metadata_store_pb2.Event.OUTPUT]
@@ -430,7 +455,7 @@ def read_run(metadata_path: str, run_id: Optional[str] = None,
         data = read_split_counts(artifact_uris[STATISTICS])
     if with_details and ANOMALIES in artifact_uris:
         anomalies = read_anomalies(artifact_uris[ANOMALIES])
-    return RunResult(run.name, components, metrics, blessed, failures, pushed_path, refused, split,
+    return RunResult(_run_name(run), components, metrics, blessed, failures, pushed_path, refused, split,
                      artifact_uris, started=run.create_time_since_epoch / 1000, data=data,
                      anomalies=anomalies, exec_properties=exec_properties, gate_note=note,
                      span_read=span_read, spans_used=spans_used, drift_accepted=drift_accepted)

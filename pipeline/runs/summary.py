@@ -88,12 +88,25 @@ def print_gate_and_push(result: RunResult) -> None:
         console.print("Nothing pushed; the serving folder keeps its previous version.")
 
 
+def print_training(result: RunResult) -> None:
+    """How the Trainer started: warm from a base model (what it carried), or not at all."""
+    warm = result.training_history().get("warm_start")
+    if warm:
+        console.print(
+            f"Warm start: {warm['users_carried']:,} users and {warm['items_carried']:,} items "
+            f"carried from {warm['base_model']}; {warm['users_new']:,} new users and "
+            f"{warm['items_new']:,} new items start fresh; also carried: "
+            f"{', '.join(p for p in warm['carried'] if p != 'embeddings') or 'nothing'}",
+            highlight=False, soft_wrap=True)
+
+
 def print_run_summary(config: Config, wall_seconds: float) -> RunResult:
     """Prints data, components, the evaluation table, the gate's decision and the push."""
     result = read_run(config.metadata_path)
     console.print()
     print_data(result)
     console.print(components_table(result))
+    print_training(result)
     console.print(evaluation_table(result))
     print_gate_and_push(result)
     if result.tensorboard_dir:
