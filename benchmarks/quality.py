@@ -101,7 +101,7 @@ class Split:
     item_ids: List[str]  # index -> id (training items)
 
 
-def _read_examples(split_folder: str) -> Tuple[List[str], List[str], np.ndarray]:
+def read_examples(split_folder: str) -> Tuple[List[str], List[str], np.ndarray]:
     import tensorflow as tf
 
     from mtrec.trainer_module import features
@@ -128,9 +128,9 @@ def read_split(examples_uri: str) -> Split:
     """The Examples artifact's train and eval splits, indexed by the training vocabularies."""
     from mtrec.components.split_example_gen import EVAL_SPLIT, TRAIN_SPLIT
 
-    train_users, train_items, train_ratings = _read_examples(
+    train_users, train_items, train_ratings = read_examples(
         os.path.join(examples_uri, f"Split-{TRAIN_SPLIT}"))
-    eval_users, eval_items, eval_ratings = _read_examples(
+    eval_users, eval_items, eval_ratings = read_examples(
         os.path.join(examples_uri, f"Split-{EVAL_SPLIT}"))
     user_ids, item_ids = sorted(set(train_users)), sorted(set(train_items))
     user_index = {u: i for i, u in enumerate(user_ids)}
