@@ -19,9 +19,12 @@ def test_row_mapping_pairs_the_ids_in_both_vocabularies():
 
 
 def _sample_model_dir(sample_run) -> str:
-    (model_dir,) = glob.glob(str(sample_run.pipeline_root / "Trainer" / "model" / "*" /
-                                 "Format-Serving"))
-    return model_dir
+    """The sample run's own model: the first Trainer execution, since other e2e tests
+    (a degraded model, say) add Trainer runs of other shapes to the same pipeline root."""
+    model_dirs = glob.glob(str(sample_run.pipeline_root / "Trainer" / "model" / "*" /
+                               "Format-Serving"))
+    assert model_dirs, f"no trained model under {sample_run.pipeline_root}"
+    return min(model_dirs, key=lambda path: int(path.split("/")[-2]))
 
 
 @pytest.mark.e2e
