@@ -128,10 +128,15 @@ def read_split(examples_uri: str) -> Split:
     """The Examples artifact's train and eval splits, indexed by the training vocabularies."""
     from mtrec.components.split_example_gen import EVAL_SPLIT, TRAIN_SPLIT
 
-    train_users, train_items, train_ratings = read_examples(
-        os.path.join(examples_uri, f"Split-{TRAIN_SPLIT}"))
-    eval_users, eval_items, eval_ratings = read_examples(
-        os.path.join(examples_uri, f"Split-{EVAL_SPLIT}"))
+    train = read_examples(os.path.join(examples_uri, f"Split-{TRAIN_SPLIT}"))
+    held_out = read_examples(os.path.join(examples_uri, f"Split-{EVAL_SPLIT}"))
+    return indexed_split(train, held_out)
+
+
+def indexed_split(train, held_out) -> Split:
+    """`train` and `held_out`, each (users, items, ratings), indexed by train's sorted ids;
+    an id train never saw gets the index one past the end."""
+    train_users, train_items, _ = train
     user_ids, item_ids = sorted(set(train_users)), sorted(set(train_items))
     user_index = {u: i for i, u in enumerate(user_ids)}
     item_index = {i: n for n, i in enumerate(item_ids)}
@@ -141,8 +146,7 @@ def read_split(examples_uri: str) -> Split:
             users=np.array([user_index.get(u, len(user_ids)) for u in users], dtype=np.int64),
             items=np.array([item_index.get(i, len(item_ids)) for i in items], dtype=np.int64),
             ratings=ratings)
-    return Split(interactions(train_users, train_items, train_ratings),
-                 interactions(eval_users, eval_items, eval_ratings), user_ids, item_ids)
+    return Split(interactions(*train), interactions(*held_out), user_ids, item_ids)
 
 
 def exported_model_scorer(model_uri: str, split: Split) -> ranking.Scorer:

@@ -28,7 +28,6 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from mtrec.benchmarks import baselines, pipeline_timing, quality, ranking, report
-from mtrec.benchmarks.ranking import Interactions
 
 OPEN_GATE = ("gate.min_lift_over_most_popular=-0.99", "gate.min_rmse_gain_over_biases=-0.99",
              "gate.min_top_k_accuracy=0", "gate.max_rmse=100", "gate.max_top_k_accuracy_drop=1",
@@ -99,18 +98,7 @@ def _window_training(pipeline_root: str) -> tuple[List[str], List[str], np.ndarr
 
 def next_span_split(training, next_span_csv: str) -> quality.Split:
     """Train: the window's training interactions; held out: every row of the next span."""
-    train_users, train_items, train_ratings = training
-    user_ids, item_ids = sorted(set(train_users)), sorted(set(train_items))
-    user_index = {u: i for i, u in enumerate(user_ids)}
-    item_index = {i: n for n, i in enumerate(item_ids)}
-
-    def interactions(users, items, ratings) -> Interactions:
-        return Interactions(
-            users=np.array([user_index.get(u, len(user_ids)) for u in users], dtype=np.int64),
-            items=np.array([item_index.get(i, len(item_ids)) for i in items], dtype=np.int64),
-            ratings=ratings)
-    return quality.Split(interactions(train_users, train_items, train_ratings),
-                         interactions(*_read_csv(next_span_csv)), user_ids, item_ids)
+    return quality.indexed_split(training, _read_csv(next_span_csv))
 
 
 def _predicted_ratings(model_uri: str, users: List[str], items: List[str]) -> np.ndarray:
