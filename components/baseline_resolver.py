@@ -22,7 +22,7 @@ rather than silently leaving out every model.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import ml_metadata as mlmd
 from tfx import types
@@ -43,17 +43,24 @@ def blessing_by_model(blessings: List[types.Artifact]) -> Dict[int, types.Artifa
         if blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1}
 
 
+def latest_blessed(models: List[types.Artifact], blessings: List[types.Artifact],
+                   accept: Callable[[types.Artifact], bool]
+                   ) -> Dict[str, List[types.Artifact]]:
+    """{model: [the newest blessed model that `accept`s], model_blessing: [its blessing]};
+    empty lists when there is none."""
+    blessed = blessing_by_model(blessings)
+    for model in sorted(models, key=lambda artifact: artifact.id, reverse=True):
+        if model.id in blessed and accept(model):
+            return {MODEL_KEY: [model], BLESSING_KEY: [blessed[model.id]]}
+    return {MODEL_KEY: [], BLESSING_KEY: []}
+
+
 def latest_blessed_other_than(candidates: List[types.Artifact], models: List[types.Artifact],
                               blessings: List[types.Artifact]
                               ) -> Dict[str, List[types.Artifact]]:
-    """{model: [the newest blessed model not in candidates], model_blessing: [its blessing]};
-    empty lists when there is none."""
+    """The newest blessed model not in candidates, as `latest_blessed` returns it."""
     excluded = {model.id for model in candidates}
-    blessed = blessing_by_model(blessings)
-    for model in sorted(models, key=lambda artifact: artifact.id, reverse=True):
-        if model.id in blessed and model.id not in excluded:
-            return {MODEL_KEY: [model], BLESSING_KEY: [blessed[model.id]]}
-    return {MODEL_KEY: [], BLESSING_KEY: []}
+    return latest_blessed(models, blessings, lambda model: model.id not in excluded)
 
 
 class LatestBlessedOtherModelStrategy(ResolverStrategy):

@@ -24,7 +24,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.dsl.components.common.resolver import ResolverStrategy
 
-from mtrec.components.baseline_resolver import blessing_by_model
+from mtrec.components.baseline_resolver import latest_blessed
 from mtrec.components.span_window import span_of
 
 EXAMPLES_KEY = "examples"  # this run's Examples (the anchor)
@@ -59,13 +59,10 @@ def trained_on(store: mlmd.MetadataStore, model_id: int) -> Set[int]:
 def latest_blessed_not_trained_on(store: mlmd.MetadataStore, examples: types.Artifact,
                                   models: List[types.Artifact], blessings: List[types.Artifact]
                                   ) -> Dict[str, List[types.Artifact]]:
-    """{model: [the newest blessed model whose training did not read `examples`],
-    model_blessing: [its blessing]}; empty lists when there is none."""
-    blessed = blessing_by_model(blessings)
-    for model in sorted(models, key=lambda artifact: artifact.id, reverse=True):
-        if model.id in blessed and examples.id not in trained_on(store, model.id):
-            return {MODEL_KEY: [model], BLESSING_KEY: [blessed[model.id]]}
-    return {MODEL_KEY: [], BLESSING_KEY: []}
+    """The newest blessed model whose training did not read `examples`, as
+    `latest_blessed` returns it."""
+    return latest_blessed(models, blessings,
+                          lambda model: examples.id not in trained_on(store, model.id))
 
 
 class WarmStartModelStrategy(ResolverStrategy):
